@@ -1,0 +1,3 @@
+from recaudit.cli import main
+
+main()

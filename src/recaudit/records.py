@@ -1,0 +1,243 @@
+"""The canonical record (interchange v1) and streaming readers for `.jsonl` / `.json`.
+
+Every line of input becomes exactly one `Record` or one `Rejection`: nothing is dropped,
+so that "audited + rejected = records in" can always be checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CaseType = Literal[
+    "child_protection", "care_experienced", "care_leaver", "care_and_support", "early_help"
+]
+
+
+class _Model(BaseModel):
+    # Unknown keys are kept (rule packs may read them) but never trusted.
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class Sibling(_Model):
+    sibling_id: str | None = None
+    relationship: str | None = None
+    lives_with_child: bool | None = None
+
+
+class Child(_Model):
+    age_years: int | None = Field(default=None, ge=0, le=30)
+    ethnicity: str | None = None
+    first_language: str | None = None
+    religion: str | None = None
+    siblings: list[Sibling] | None = None
+
+
+class Carer(_Model):
+    carer_id: str | None = None
+    relationship: str | None = None
+
+
+class Event(_Model):
+    type: str
+    date: dt.date
+
+
+class Note(_Model):
+    note_id: str = Field(min_length=1)
+    date: dt.date | None = None
+    author: str | None = None
+    type: str | None = None
+    text: str = ""
+
+
+class Record(_Model):
+    record_id: str = Field(min_length=1)
+    worker: str | None = None
+    team: str | None = None
+    case_type: CaseType
+    child: Child = Field(default_factory=Child)
+    carers: list[Carer] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
+
+    @field_validator("record_id")
+    @classmethod
+    def _id_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _note_ids_unique(self) -> Record:
+        seen: dict[str, int] = {}
+        for index, note in enumerate(self.notes):
+            if note.note_id in seen:
+                raise ValueError(
+                    f"notes[{index}].note_id: duplicate note_id {note.note_id!r} "
+                    f"(first at notes[{seen[note.note_id]}])"
+                )
+            seen[note.note_id] = index
+        return self
+
+    def note(self, note_id: str) -> Note | None:
+        return next((n for n in self.notes if n.note_id == note_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input that could not be audited, with where it came from and why."""
+
+    source: str  # "file:line"
+    record_id: str | None
+    error: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "record_id": self.record_id, "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedRecord:
+    """A valid record and the `file:line` it was read from."""
+
+    source: str
+    record: Record
+
+
+ReadItem = SourcedRecord | Rejection
+
+
+def _loc_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(record)"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `field.path: what was wrong (the value)`."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        if message.startswith("notes["):  # our own model validator already names its field
+            problems.append(message)
+            continue
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" else f" (got {_short_repr(value)})"
+        problems.append(f"{_loc_path(loc)}: {message}{shown}")
+    return "; ".join(problems)
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _guess_record_id(obj: Any) -> str | None:
+    if isinstance(obj, dict):
+        rid = obj.get("record_id")
+        if isinstance(rid, str | int) and str(rid).strip():
+            return str(rid)
+    return None
+
+
+def parse_record(obj: Any, source: str) -> ReadItem:
+    """Validate one decoded JSON value as a record."""
+    if not isinstance(obj, dict):
+        return Rejection(source, None, f"expected a JSON object, got {type(obj).__name__}")
+    try:
+        # JSON round trip so the strict validator sees JSON types (ISO date strings are
+        # accepted as dates in JSON mode, but "9" is still not an integer).
+        return SourcedRecord(source, Record.model_validate_json(json.dumps(obj), strict=True))
+    except ValidationError as exc:
+        return Rejection(source, _guess_record_id(obj), describe_validation_error(exc))
+
+
+def _read_jsonl(path: Path, label: str) -> Iterator[ReadItem]:
+    # utf-8-sig drops a leading BOM; newline="" lets us see (and strip) CRLF ourselves.
+    with path.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
+        line_no = 0
+        while True:
+            source = f"{label}:{line_no + 1}"
+            try:
+                line = handle.readline()
+            except UnicodeDecodeError as exc:
+                # The rest of the file cannot be decoded reliably: say so on this line.
+                yield Rejection(source, None, f"not valid UTF-8 ({exc.reason}); reading stopped")
+                return
+            if not line:
+                return
+            line_no += 1
+            text = line.rstrip("\r\n")
+            if not text.strip():
+                yield Rejection(source, None, "empty line: expected one JSON record per line")
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Rejection(source, None, f"invalid JSON at column {exc.colno}: {exc.msg}")
+                continue
+            yield parse_record(obj, source)
+
+
+def _read_json_array(path: Path, label: str) -> Iterator[ReadItem]:
+    # A .json file is one array; decode it element by element so each rejection can
+    # still name the line its element starts on.
+    text = path.read_text(encoding="utf-8-sig")
+    decoder = json.JSONDecoder()
+    pos = _skip_ws(text, 0)
+    if pos >= len(text) or text[pos] != "[":
+        yield Rejection(f"{label}:1", None, "a .json input must hold an array of records")
+        return
+    pos = _skip_ws(text, pos + 1)
+    while pos < len(text) and text[pos] != "]":
+        line = text.count("\n", 0, pos) + 1
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            yield Rejection(f"{label}:{exc.lineno}", None, f"invalid JSON: {exc.msg}; reading stopped")
+            return
+        yield parse_record(obj, f"{label}:{line}")
+        pos = _skip_ws(text, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip_ws(text, pos + 1)
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def read_records(path: Path, label: str | None = None) -> Iterator[ReadItem]:
+    """Stream records from one `.jsonl` or `.json` file (a generator)."""
+    label = label or path.name
+    if path.suffix.lower() == ".json":
+        yield from _read_json_array(path, label)
+    else:
+        yield from _read_jsonl(path, label)
+
+
+def dedupe(items: Iterable[ReadItem]) -> Iterator[ReadItem]:
+    """Reject a second record with an already-seen `record_id`; the first is kept."""
+    first_seen: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, SourcedRecord):
+            rid = item.record.record_id
+            if rid in first_seen:
+                yield Rejection(
+                    item.source, rid, f"record_id: duplicate {rid!r} (first at {first_seen[rid]})"
+                )
+                continue
+            first_seen[rid] = item.source
+        yield item
