@@ -6,10 +6,10 @@ so that "audited + rejected = records in" can always be checked.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
@@ -205,7 +205,9 @@ def _read_json_array(path: Path, label: str) -> Iterator[ReadItem]:
         try:
             obj, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            yield Rejection(f"{label}:{exc.lineno}", None, f"invalid JSON: {exc.msg}; reading stopped")
+            yield Rejection(
+                f"{label}:{exc.lineno}", None, f"invalid JSON: {exc.msg}; reading stopped"
+            )
             return
         yield parse_record(obj, f"{label}:{line}")
         pos = _skip_ws(text, pos)

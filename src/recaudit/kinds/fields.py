@@ -47,5 +47,7 @@ class FieldRecordedRule(RuleBase):
             return frozenset({""})
         return ctx.compiled(
             ("placeholders", self.placeholders),
-            lambda: frozenset({""} | {p.strip().casefold() for p in ctx.lexicon(self.placeholders)}),
+            lambda: frozenset(
+                {""} | {p.strip().casefold() for p in ctx.lexicon(self.placeholders)}
+            ),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from recaudit.kinds.base import EvalContext, result
+from recaudit.kinds.base import EvalContext
 from recaudit.records import Record
 from recaudit.results import RuleResult
 from recaudit.rulepack.schema import RuleBase

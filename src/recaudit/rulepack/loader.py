@@ -91,21 +91,25 @@ def find_pack(ref: str | Path | None) -> Path:
     if isinstance(ref, str) and "/" not in ref and (shipped / "pack.yaml").is_file():
         return shipped
     names = ", ".join(shipped_packs())
-    raise PackError([
-        Problem(Mark(str(ref), 1, 1), f"no rule pack here (no pack.yaml); shipped packs: {names}")
-    ])
+    raise PackError(
+        [Problem(Mark(str(ref), 1, 1), f"no rule pack here (no pack.yaml); shipped packs: {names}")]
+    )
 
 
 def pack_sha256(folder: Path) -> str:
     """Hash of every file in the pack (relative path + bytes), in sorted order."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for path in sorted(
+        p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def _validation_problems(exc: ValidationError, doc: Located, prefix: tuple[Any, ...]) -> list[Problem]:
+def _validation_problems(
+    exc: ValidationError, doc: Located, prefix: tuple[Any, ...]
+) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         loc = tuple(str(p) if not isinstance(p, int) else p for p in err["loc"])
@@ -126,9 +130,9 @@ def _relative_file(folder: Path, name: str, mark: Mark) -> Path:
     return path
 
 
-def _load_lexicons(folder: Path, files: Iterable[str], manifest_doc: Located) -> tuple[
-    dict[str, tuple[Any, ...]], list[Problem]
-]:
+def _load_lexicons(
+    folder: Path, files: Iterable[str], manifest_doc: Located
+) -> tuple[dict[str, tuple[Any, ...]], list[Problem]]:
     lexicons: dict[str, tuple[Any, ...]] = {}
     problems: list[Problem] = []
     for index, name in enumerate(files):
@@ -159,7 +163,9 @@ def parse_rule(data: Any, doc: Located, path: tuple[Any, ...]) -> RuleBase | lis
     kind = data.get("kind")
     if kind not in KINDS:
         known = ", ".join(sorted(KINDS))
-        return [Problem(doc.mark((*path, "kind")), f"kind: unknown rule kind {kind!r} (known: {known})")]
+        return [
+            Problem(doc.mark((*path, "kind")), f"kind: unknown rule kind {kind!r} (known: {known})")
+        ]
     mark = doc.mark(path)
     try:
         return KINDS[kind].model_validate({**data, "origin": f"{mark.file}:{mark.line}"})
@@ -167,9 +173,9 @@ def parse_rule(data: Any, doc: Located, path: tuple[Any, ...]) -> RuleBase | lis
         return _validation_problems(exc, doc, path)
 
 
-def _load_rules(folder: Path, files: Iterable[str], manifest_doc: Located) -> tuple[
-    list[tuple[RuleBase, Located, tuple[Any, ...]]], list[Problem]
-]:
+def _load_rules(
+    folder: Path, files: Iterable[str], manifest_doc: Located
+) -> tuple[list[tuple[RuleBase, Located, tuple[Any, ...]]], list[Problem]]:
     rules: list[tuple[RuleBase, Located, tuple[Any, ...]]] = []
     problems: list[Problem] = []
     for index, name in enumerate(files):
@@ -212,7 +218,12 @@ def load_pack(ref: str | Path | None = None) -> Pack:
     seen: dict[str, str] = {}
     for rule, doc, path in loaded:
         if rule.id in seen:
-            problems.append(Problem(doc.mark((*path, "id")), f"duplicate rule id {rule.id!r} (first at {seen[rule.id]})"))
+            problems.append(
+                Problem(
+                    doc.mark((*path, "id")),
+                    f"duplicate rule id {rule.id!r} (first at {seen[rule.id]})",
+                )
+            )
         seen.setdefault(rule.id, rule.origin)
         for sub_path, message in rule.check(lexicons):
             problems.append(Problem(doc.mark((*path, *sub_path)), f"{rule.id}: {message}"))

@@ -1,0 +1,238 @@
+"""The library API behind `recaudit audit`: read → apply rules → score → render.
+
+from recaudit.audit import run_audit, write_reports
+audit = run_audit([Path("records.jsonl")])
+write_reports(audit, Path("out"))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import platform
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from recaudit.engine import context_for, evaluate_items
+from recaudit.privacy import IdentifierFinding
+from recaudit.records import ReadItem, Rejection, dedupe, read_records
+from recaudit.results import RecordResult
+from recaudit.rulepack import Pack, load_pack
+from recaudit.scoring import Tally, grade
+
+UNALLOCATED = "(unallocated)"
+NO_TEAM = "(no team)"
+
+
+class InputError(Exception):
+    """An input file that cannot be read at all (missing, unreadable, not a known format)."""
+
+
+class Source(Protocol):
+    """Something that yields records: a JSONL file, or an export read through a mapping."""
+
+    label: str
+    paths: Sequence[Path]
+
+    def items(self) -> Iterator[ReadItem]: ...
+
+
+@dataclass
+class JsonSource:
+    """A canonical `.jsonl` or `.json` file."""
+
+    path: Path
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.path.as_posix()
+
+    @property
+    def paths(self) -> Sequence[Path]:
+        return (self.path,)
+
+    def items(self) -> Iterator[ReadItem]:
+        return read_records(self.path, self.label)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class InputSummary:
+    path: str
+    sha256: str
+    records: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class Audit:
+    """Everything the reports need. Records are kept in input order."""
+
+    pack: Pack
+    inputs: list[InputSummary]
+    records: list[RecordResult]
+    rejected: list[Rejection]
+    service: Tally
+    teams: dict[str, Tally]
+    workers: dict[str, Tally]
+    generated_at: str
+    period: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    # Residual identifiers found by the anonymisation guard (empty when none or not run).
+    privacy: list[IdentifierFinding] = field(default_factory=list)
+
+    @property
+    def records_in(self) -> int:
+        return len(self.records) + len(self.rejected)
+
+    def service_grade(self) -> str | None:
+        return grade(self.service.score, self.pack.grade_bands)
+
+    def group_grade(self, tally: Tally) -> str | None:
+        return grade(tally.score, self.pack.grade_bands)
+
+
+def team_key(team: str | None) -> str:
+    return team if team else NO_TEAM
+
+
+def worker_key(worker: str | None) -> str:
+    return worker if worker else UNALLOCATED
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for package in ("spacy", "pydantic", "openpyxl", "jinja2"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def as_sources(inputs: Iterable[Path | Source]) -> list[Source]:
+    sources: list[Source] = []
+    for item in inputs:
+        if isinstance(item, Path):
+            if not item.is_file():
+                raise InputError(f"{item}: no such file")
+            if item.suffix.lower() not in (".jsonl", ".json", ".ndjson"):
+                raise InputError(
+                    f"{item}: expected a .jsonl or .json file of canonical records "
+                    "(use --mapping for CSV/XLSX exports)"
+                )
+            sources.append(JsonSource(item))
+        else:
+            sources.append(item)
+    return sources
+
+
+def run_audit(
+    inputs: Iterable[Path | Source],
+    pack: Pack | str | Path | None = None,
+    *,
+    period: str | None = None,
+    on_record: Callable[[int], None] | None = None,
+    now: dt.datetime | None = None,
+) -> Audit:
+    """Audit every record of every input. Nothing is dropped: each input record ends up
+    in `audit.records` or `audit.rejected`."""
+    if not isinstance(pack, Pack):
+        pack = load_pack(pack)
+    sources = as_sources(inputs)
+    summaries: list[InputSummary] = []
+    for source in sources:
+        for path in source.paths:
+            label = source.label if len(source.paths) == 1 else path.as_posix()
+            try:
+                summaries.append(InputSummary(label, file_sha256(path)))
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+
+    records: list[RecordResult] = []
+    rejected: list[Rejection] = []
+    service = Tally(pack.weights)
+    teams: dict[str, Tally] = {}
+    workers: dict[str, Tally] = {}
+
+    def all_items() -> Iterator[ReadItem]:
+        for source in sources:
+            yield from source.items()
+
+    # dedupe spans all inputs: a record_id is unique within one audit run.
+    stream = evaluate_items(dedupe(all_items()), pack, context_for(pack))
+    for count, outcome in enumerate(stream, start=1):
+        summary = _summary_for(outcome.source, summaries)
+        if isinstance(outcome, Rejection):
+            rejected.append(outcome)
+            summary.rejected += 1
+        else:
+            records.append(outcome)
+            summary.records += 1
+            service.add(outcome.results)
+            teams.setdefault(team_key(outcome.team), Tally(pack.weights)).add(outcome.results)
+            workers.setdefault(worker_key(outcome.worker), Tally(pack.weights)).add(outcome.results)
+        if on_record:
+            on_record(count)
+
+    stamp = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
+    return Audit(
+        pack=pack,
+        inputs=summaries,
+        records=records,
+        rejected=rejected,
+        service=service,
+        teams=dict(sorted(teams.items())),
+        workers=dict(sorted(workers.items())),
+        generated_at=stamp,
+        period=period,
+        versions=_versions(),
+    )
+
+
+def _summary_for(source: str, summaries: list[InputSummary]) -> InputSummary:
+    # Sources are "label:line" (or "label:sheet:row" for exports): match the longest label.
+    best = max(
+        (s for s in summaries if source == s.path or source.startswith(s.path + ":")),
+        key=lambda s: len(s.path),
+        default=summaries[0],
+    )
+    return best
+
+
+REPORT_FORMATS = ("json", "xlsx", "html")
+
+
+def write_reports(
+    audit: Audit,
+    out_dir: Path,
+    formats: Sequence[str] = REPORT_FORMATS,
+    **options: Any,
+) -> list[Path]:
+    """Render the requested reports into `out_dir`; returns the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if "json" in formats:
+        from recaudit.report.json import write_json
+
+        written.append(write_json(audit, out_dir / "audit.json"))
+    if "xlsx" in formats:
+        from recaudit.report.excel import write_workbook
+
+        written.append(write_workbook(audit, out_dir / "audit.xlsx", **options))
+    if "html" in formats:
+        from recaudit.report.html import write_html
+
+        written.append(write_html(audit, out_dir / "audit.html", **options))
+    return written

@@ -1,0 +1,179 @@
+"""The `recaudit` command line. Each command parses its arguments and calls the library.
+
+Heavy modules (spaCy, openpyxl, jinja2) are imported inside commands so that
+`recaudit --help` starts instantly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from recaudit.audit import Audit
+
+app = typer.Typer(
+    name="recaudit",
+    help="Audit the quality of children's social care case records against a rule pack.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_INPUT = 1
+EXIT_USAGE = 2
+
+RulesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--rules", "-r", help="Rule pack: a folder with pack.yaml, or a shipped pack's name."
+    ),
+]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from recaudit import __version__
+
+        console.print(f"recaudit {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """Audit the quality of children's social care case records against a rule pack."""
+
+
+def load_pack_or_exit(ref: str | None):  # -> Pack
+    from recaudit.rulepack import PackError, load_pack
+
+    try:
+        return load_pack(ref)
+    except PackError as exc:
+        for problem in exc.problems:
+            err_console.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+        raise _fail(f"invalid rule pack ({len(exc.problems)} problem(s))", EXIT_USAGE) from None
+
+
+@app.command()
+def audit(
+    inputs: Annotated[
+        list[Path], typer.Argument(help="Canonical records (.jsonl or .json).", show_default=False)
+    ],
+    rules: RulesOption = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the reports.")] = Path(
+        "audit-out"
+    ),
+    period: Annotated[
+        str | None, typer.Option(help="Audit period shown in the reports, e.g. '2023-24 Q1'.")
+    ] = None,
+    formats: Annotated[
+        str, typer.Option("--format", help="Reports to write, comma-separated: json,xlsx,html.")
+    ] = "json,xlsx,html",
+) -> None:
+    """Audit records and write audit.json, audit.xlsx and audit.html."""
+    from recaudit.audit import REPORT_FORMATS, InputError, run_audit, write_reports
+
+    chosen = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = sorted(set(chosen) - set(REPORT_FORMATS))
+    if unknown or not chosen:
+        raise _fail(
+            f"--format: unknown report format(s) {unknown}; choose from {REPORT_FORMATS}",
+            EXIT_USAGE,
+        )
+    pack = load_pack_or_exit(rules)
+    try:
+        result = _run_with_progress(
+            lambda tick: run_audit(inputs, pack, period=period, on_record=tick)
+        )
+    except InputError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read input: {exc}", EXIT_INPUT) from None
+    written = write_reports(result, out, chosen)
+    print_summary(result, written)
+
+
+def _run_with_progress(work):  # work(tick) -> Audit
+    from rich.progress import (
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("auditing records"),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as progress:
+        task = progress.add_task("audit", total=None)
+        return work(lambda n: progress.update(task, completed=n))
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def print_summary(result: Audit, written: list[Path]) -> None:
+    pack = result.pack
+    table = Table(title=f"{pack.name} {pack.version}: compliance by rule", title_justify="left")
+    for column in ("rule", "applicable", "met", "partial", "not met", "compliance"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for rule in pack.rules:
+        tally = result.service.rules.get(rule.id)
+        if tally is None:
+            continue
+        table.add_row(
+            rule.id,
+            str(tally.applicable),
+            str(tally.met),
+            str(tally.partial),
+            str(tally.not_met),
+            _percent(tally.compliance),
+        )
+    console.print(table)
+    score = result.service.score
+    console.print(
+        f"Service score {_percent(score)} ({result.service_grade() or 'no grade'}) over "
+        f"{len(result.records)} audited record(s); {len(result.rejected)} rejected "
+        f"of {result.records_in} read.",
+        highlight=False,
+    )
+    for rejection in result.rejected[:10]:
+        console.print(
+            f"  rejected {rejection.source}: {rejection.error}", highlight=False, markup=False
+        )
+    if len(result.rejected) > 10:
+        console.print(f"  … and {len(result.rejected) - 10} more (see audit.json)", highlight=False)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False, markup=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
