@@ -164,21 +164,18 @@ def parse_record(obj: Any, source: str) -> ReadItem:
 
 
 def _read_jsonl(path: Path, label: str) -> Iterator[ReadItem]:
-    # utf-8-sig drops a leading BOM; newline="" lets us see (and strip) CRLF ourselves.
-    with path.open(encoding="utf-8-sig", errors="strict", newline="") as handle:
-        line_no = 0
-        while True:
-            source = f"{label}:{line_no + 1}"
+    # Binary lines, decoded one by one: a badly encoded line is rejected on its own and
+    # the rest of the file is still read (text mode would fail a whole buffer at once).
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            source = f"{label}:{line_no}"
+            if line_no == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # UTF-8 byte order mark
             try:
-                line = handle.readline()
+                text = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
-                # The rest of the file cannot be decoded reliably: say so on this line.
-                yield Rejection(source, None, f"not valid UTF-8 ({exc.reason}); reading stopped")
-                return
-            if not line:
-                return
-            line_no += 1
-            text = line.rstrip("\r\n")
+                yield Rejection(source, None, f"not valid UTF-8 at byte {exc.start}: {exc.reason}")
+                continue
             if not text.strip():
                 yield Rejection(source, None, "empty line: expected one JSON record per line")
                 continue
