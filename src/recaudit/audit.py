@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from recaudit.engine import context_for, evaluate_items
+from recaudit.parallel import RawLine, WorkItem, evaluate_stream
 from recaudit.privacy import IdentifierFinding
-from recaudit.records import ReadItem, Rejection, dedupe, read_records
+from recaudit.records import ReadItem, Rejection, jsonl_lines, read_records
 from recaudit.results import RecordResult
 from recaudit.rulepack import Pack, load_pack
 from recaudit.scoring import Tally, grade
+from recaudit.store import Items, rejection_store, result_store
 
 UNALLOCATED = "(unallocated)"
 NO_TEAM = "(no team)"
@@ -56,6 +57,15 @@ class JsonSource:
     def items(self) -> Iterator[ReadItem]:
         return read_records(self.path, self.label)
 
+    def raw_items(self) -> Iterator[RawLine | Rejection] | None:
+        """Framed but unparsed lines (`.jsonl` only), so workers can do the parsing."""
+        if self.path.suffix.lower() == ".json":
+            return None
+        return (
+            item if isinstance(item, Rejection) else RawLine(*item)
+            for item in jsonl_lines(self.path, self.label)
+        )
+
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
@@ -75,12 +85,16 @@ class InputSummary:
 
 @dataclass
 class Audit:
-    """Everything the reports need. Records are kept in input order."""
+    """Everything the reports need. Records are kept in input order.
+
+    `records` and `rejected` are disk-backed stores (`recaudit.store`) after `run_audit`:
+    iterate them and take their `len`; do not index them.
+    """
 
     pack: Pack
     inputs: list[InputSummary]
-    records: list[RecordResult]
-    rejected: list[Rejection]
+    records: Items[RecordResult]
+    rejected: Items[Rejection]
     service: Tally
     teams: dict[str, Tally]
     workers: dict[str, Tally]
@@ -145,9 +159,14 @@ def run_audit(
     period: str | None = None,
     on_record: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
+    jobs: int = 1,
 ) -> Audit:
     """Audit every record of every input. Nothing is dropped: each input record ends up
-    in `audit.records` or `audit.rejected`."""
+    in `audit.records` or `audit.rejected`.
+
+    `jobs` > 1 evaluates chunks of records in that many worker processes; the result is
+    identical to `jobs=1`. Results go to disk as they are produced, so memory stays flat.
+    """
     if not isinstance(pack, Pack):
         pack = load_pack(pack)
     sources = as_sources(inputs)
@@ -160,29 +179,34 @@ def run_audit(
             except OSError as exc:
                 raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
 
-    records: list[RecordResult] = []
-    rejected: list[Rejection] = []
+    records = result_store()
+    rejected = rejection_store()
     service = Tally(pack.weights)
     teams: dict[str, Tally] = {}
     workers: dict[str, Tally] = {}
 
-    def all_items() -> Iterator[ReadItem]:
+    def all_items() -> Iterator[WorkItem]:
         for source in sources:
-            yield from source.items()
+            raw = getattr(source, "raw_items", lambda: None)()
+            yield from source.items() if raw is None else raw
 
-    # dedupe spans all inputs: a record_id is unique within one audit run.
-    stream = evaluate_items(dedupe(all_items()), pack, context_for(pack))
+    # Duplicates are rejected across all inputs: a record_id is unique within one run.
+    stream = evaluate_stream(all_items(), pack, jobs)
     for count, outcome in enumerate(stream, start=1):
         summary = _summary_for(outcome.source, summaries)
         if isinstance(outcome, Rejection):
             rejected.append(outcome)
             summary.rejected += 1
         else:
-            records.append(outcome)
+            records.append_encoded(outcome.line)
             summary.records += 1
-            service.add(outcome.results)
-            teams.setdefault(team_key(outcome.team), Tally(pack.weights)).add(outcome.results)
-            workers.setdefault(worker_key(outcome.worker), Tally(pack.weights)).add(outcome.results)
+            for tally in (
+                service,
+                teams.setdefault(team_key(outcome.team), Tally(pack.weights)),
+                workers.setdefault(worker_key(outcome.worker), Tally(pack.weights)),
+            ):
+                # Tally.add reads only rule_id and outcome, which RuleOutcome carries.
+                tally.add(outcome.outcomes)  # type: ignore[arg-type]
         if on_record:
             on_record(count)
 

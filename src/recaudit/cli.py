@@ -6,6 +6,7 @@ Heavy modules (spaCy, openpyxl, jinja2) are imported inside commands so that
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -86,6 +87,16 @@ def audit(
     formats: Annotated[
         str, typer.Option("--format", help="Reports to write, comma-separated: json,xlsx,html.")
     ] = "json,xlsx,html",
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Worker processes for evaluating records [default: all cores].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Audit records and write audit.json, audit.xlsx and audit.html."""
     from recaudit.audit import REPORT_FORMATS, InputError, run_audit, write_reports
@@ -97,10 +108,13 @@ def audit(
             f"--format: unknown report format(s) {unknown}; choose from {REPORT_FORMATS}",
             EXIT_USAGE,
         )
+    from recaudit.parallel import default_jobs
+
     pack = load_pack_or_exit(rules)
+    workers = jobs or default_jobs()
     try:
         result = _run_with_progress(
-            lambda tick: run_audit(inputs, pack, period=period, on_record=tick)
+            lambda tick: run_audit(inputs, pack, period=period, on_record=tick, jobs=workers)
         )
     except InputError as exc:
         raise _fail(str(exc), EXIT_INPUT) from None
@@ -161,7 +175,7 @@ def print_summary(result: Audit, written: list[Path]) -> None:
         f"of {result.records_in} read.",
         highlight=False,
     )
-    for rejection in result.rejected[:10]:
+    for rejection in islice(result.rejected, 10):
         console.print(
             f"  rejected {rejection.source}: {rejection.error}", highlight=False, markup=False
         )

@@ -163,7 +163,12 @@ def parse_record(obj: Any, source: str) -> ReadItem:
         return Rejection(source, _guess_record_id(obj), describe_validation_error(exc))
 
 
-def _read_jsonl(path: Path, label: str) -> Iterator[ReadItem]:
+def jsonl_lines(path: Path, label: str) -> Iterator[tuple[str, str] | Rejection]:
+    """Frame a `.jsonl` file into `(source, line text)` pairs without decoding the JSON.
+
+    Lines that cannot be records at all (empty, undecodable) are rejected here; the rest go
+    to `parse_jsonl_line`. Split in two so parallel audits can parse in worker processes.
+    """
     # Binary lines, decoded one by one: a badly encoded line is rejected on its own and
     # the rest of the file is still read (text mode would fail a whole buffer at once).
     with path.open("rb") as handle:
@@ -179,12 +184,21 @@ def _read_jsonl(path: Path, label: str) -> Iterator[ReadItem]:
             if not text.strip():
                 yield Rejection(source, None, "empty line: expected one JSON record per line")
                 continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield Rejection(source, None, f"invalid JSON at column {exc.colno}: {exc.msg}")
-                continue
-            yield parse_record(obj, source)
+            yield source, text
+
+
+def parse_jsonl_line(text: str, source: str) -> ReadItem:
+    """Decode and validate one framed `.jsonl` line."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Rejection(source, None, f"invalid JSON at column {exc.colno}: {exc.msg}")
+    return parse_record(obj, source)
+
+
+def _read_jsonl(path: Path, label: str) -> Iterator[ReadItem]:
+    for item in jsonl_lines(path, label):
+        yield item if isinstance(item, Rejection) else parse_jsonl_line(item[1], item[0])
 
 
 def _read_json_array(path: Path, label: str) -> Iterator[ReadItem]:
@@ -234,9 +248,13 @@ def dedupe(items: Iterable[ReadItem]) -> Iterator[ReadItem]:
         if isinstance(item, SourcedRecord):
             rid = item.record.record_id
             if rid in first_seen:
-                yield Rejection(
-                    item.source, rid, f"record_id: duplicate {rid!r} (first at {first_seen[rid]})"
-                )
+                yield duplicate_rejection(item.source, rid, first_seen[rid])
                 continue
             first_seen[rid] = item.source
         yield item
+
+
+def duplicate_rejection(source: str, record_id: str, first_source: str) -> Rejection:
+    return Rejection(
+        source, record_id, f"record_id: duplicate {record_id!r} (first at {first_source})"
+    )

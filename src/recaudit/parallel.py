@@ -1,0 +1,231 @@
+"""Evaluate records in worker processes, keeping input order: `recaudit audit --jobs N`.
+
+Parallelism is at the record level (design-notes.md, "Throughput facts"): each worker builds
+the pack's evaluation context once, takes chunks of input items and sends back only small
+results (the encoded `RecordResult` line plus what the tallies need), never spaCy Docs or
+pydantic models, which are slow to pickle. `.jsonl` lines travel as raw text and are parsed
+in the workers, so the parent process only frames lines, merges results and writes them.
+
+`--jobs 1` runs the very same per-item function in-process, and duplicates are rejected in
+the parent in input order after evaluation, so the output is identical whatever the number
+of jobs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import chain, islice
+from typing import NamedTuple
+
+from recaudit.engine import RuleEvaluationError, context_for, evaluate_record
+from recaudit.kinds.base import EvalContext
+from recaudit.records import (
+    Rejection,
+    SourcedRecord,
+    duplicate_rejection,
+    parse_jsonl_line,
+)
+from recaudit.rulepack import Pack
+from recaudit.store import encode_result
+
+# A chunk is cut when its items hold this many characters of input (about 35 typical records,
+# a few tenths of a second of text analysis) or this many items, whichever comes first:
+# big enough to amortise inter-process overhead, small enough to keep workers evenly fed.
+CHUNK_CHARS = 256 * 1024
+CHUNK_ITEMS = 256
+# Chunks in flight per worker: enough to hide latency, few enough to keep memory flat.
+IN_FLIGHT_PER_JOB = 3
+
+
+class RawLine(NamedTuple):
+    """A framed `.jsonl` line, parsed where it is evaluated."""
+
+    source: str
+    text: str
+
+
+WorkItem = RawLine | SourcedRecord | Rejection
+
+
+class RuleOutcome(NamedTuple):
+    """The part of a `RuleResult` the tallies read (`Tally.add` uses only these two)."""
+
+    rule_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """One audited record, as the run loop needs it: small and cheap to pickle."""
+
+    source: str
+    record_id: str
+    team: str | None
+    worker: str | None
+    outcomes: tuple[RuleOutcome, ...]
+    line: bytes  # the RecordResult, encoded for the result store
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A valid record that a rule could not evaluate (still counts for duplicate checks)."""
+
+    record_id: str
+    rejection: Rejection
+
+
+Evaluated = Scored | Failed | Rejection
+
+
+def default_jobs() -> int:
+    """All the cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def evaluate_item(item: WorkItem, pack: Pack, ctx: EvalContext) -> Evaluated:
+    """Parse (if raw) and evaluate one input item. Runs in a worker or in-process."""
+    if isinstance(item, RawLine):
+        parsed = parse_jsonl_line(item.text, item.source)
+        if isinstance(parsed, Rejection):
+            return parsed
+        item = parsed
+    if isinstance(item, Rejection):
+        return item
+    record = item.record
+    try:
+        result = evaluate_record(record, item.source, pack, ctx)
+    except RuleEvaluationError as exc:
+        return Failed(record.record_id, Rejection(item.source, record.record_id, str(exc)))
+    return Scored(
+        source=item.source,
+        record_id=record.record_id,
+        team=result.team,
+        worker=result.worker,
+        outcomes=tuple(RuleOutcome(r.rule_id, r.outcome) for r in result.results),
+        line=encode_result(result),
+    )
+
+
+def reject_duplicates(evaluated: Iterable[Evaluated]) -> Iterator[Scored | Rejection]:
+    """A second record with an already-seen `record_id` is rejected, the first kept.
+
+    Done after evaluation, in input order, so that chunks can be evaluated anywhere; the
+    outcome is the same as `records.dedupe` before evaluation.
+    """
+    first_seen: dict[str, str] = {}
+    for item in evaluated:
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        source = item.source if isinstance(item, Scored) else item.rejection.source
+        seen = first_seen.get(item.record_id)
+        if seen is not None:
+            yield duplicate_rejection(source, item.record_id, seen)
+            continue
+        first_seen[item.record_id] = source
+        yield item if isinstance(item, Scored) else item.rejection
+
+
+def _item_size(item: WorkItem) -> int:
+    if isinstance(item, RawLine):
+        return len(item.text)
+    if isinstance(item, SourcedRecord):
+        return sum(len(note.text) for note in item.record.notes) + 200
+    return 100
+
+
+def chunked(
+    items: Iterable[WorkItem], max_chars: int = CHUNK_CHARS, max_items: int = CHUNK_ITEMS
+) -> Iterator[list[WorkItem]]:
+    chunk: list[WorkItem] = []
+    size = 0
+    for item in items:
+        chunk.append(item)
+        size += _item_size(item)
+        if size >= max_chars or len(chunk) >= max_items:
+            yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk
+
+
+# Worker-process state: built once per worker by `_init_worker`.
+_worker_pack: Pack | None = None
+_worker_ctx: EvalContext | None = None
+
+
+def _init_worker(pack: Pack) -> None:
+    global _worker_pack, _worker_ctx
+    _worker_pack, _worker_ctx = pack, context_for(pack)
+
+
+def _evaluate_chunk(chunk: list[WorkItem]) -> list[Evaluated]:
+    assert _worker_pack is not None and _worker_ctx is not None, "worker not initialised"
+    return [evaluate_item(item, _worker_pack, _worker_ctx) for item in chunk]
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    # fork: workers inherit the loaded pack and every module the parent imported, so they
+    # start in milliseconds; spawn where fork is unavailable or unsafe (macOS, Windows).
+    if sys.platform == "linux":
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def evaluate_stream(
+    items: Iterable[WorkItem],
+    pack: Pack,
+    jobs: int = 1,
+    *,
+    chunk_chars: int = CHUNK_CHARS,
+    chunk_items: int = CHUNK_ITEMS,
+) -> Iterator[Scored | Rejection]:
+    """Evaluate every item, in input order, on `jobs` processes (1 = in this process)."""
+    chunks = chunked(items, chunk_chars, chunk_items)
+    first = list(islice(chunks, 2))
+    if jobs <= 1 or len(first) < 2:
+        # One process, or input too small to be worth starting workers for.
+        ctx = context_for(pack)
+        evaluated = (
+            evaluate_item(item, pack, ctx) for chunk in chain(first, chunks) for item in chunk
+        )
+        yield from reject_duplicates(evaluated)
+        return
+    yield from reject_duplicates(_pooled(chain(first, chunks), pack, jobs))
+
+
+def _pooled(chunks: Iterable[list[WorkItem]], pack: Pack, jobs: int) -> Iterator[Evaluated]:
+    # A bounded window of futures, consumed oldest first: input order is kept, and reading
+    # never runs far ahead of the workers (Pool.imap would read the whole input into memory).
+    executor = ProcessPoolExecutor(
+        max_workers=jobs, mp_context=_context(), initializer=_init_worker, initargs=(pack,)
+    )
+    pending: deque[Future[list[Evaluated]]] = deque()
+    window = jobs * IN_FLIGHT_PER_JOB
+    source = iter(chunks)
+    try:
+        for chunk in islice(source, window):
+            pending.append(executor.submit(_evaluate_chunk, chunk))
+        while pending:
+            done = pending.popleft()
+            for chunk in islice(source, 1):
+                pending.append(executor.submit(_evaluate_chunk, chunk))
+            try:
+                results = done.result()
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    "a worker process died during the audit (out of memory?); "
+                    "try again with --jobs 1"
+                ) from exc
+            yield from results
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
