@@ -97,6 +97,10 @@ def audit(
             show_default=False,
         ),
     ] = None,
+    per_worker: Annotated[
+        bool,
+        typer.Option("--per-worker", help="Also write one report per worker under OUT/workers/."),
+    ] = False,
 ) -> None:
     """Audit records and write audit.json, audit.xlsx and audit.html."""
     from recaudit.audit import REPORT_FORMATS, InputError, run_audit, write_reports
@@ -120,7 +124,7 @@ def audit(
         raise _fail(str(exc), EXIT_INPUT) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(f"cannot read input: {exc}", EXIT_INPUT) from None
-    written = write_reports(result, out, chosen)
+    written = write_reports(result, out, chosen, per_worker=per_worker)
     print_summary(result, written)
 
 

@@ -1,58 +1,857 @@
-"""`audit.xlsx` (first version: summary + findings; see issue 4 for the full workbook)."""
+"""`audit.xlsx`: the audit workbook a QA officer files and a team manager filters.
+
+Sheets: Summary (run metadata, service score, per-rule table with RAG colour *and* label,
+chart), By team, By worker, Records, Findings (an Excel Table with moderation columns),
+Rejected, Rules, and Privacy (only when the anonymisation guard found something).
+
+Safety: every value enters the workbook through `make_cell`, the one choke point that
+writes record text as text (never a formula), strips characters Excel cannot hold and marks
+text cut at Excel's cell limit. Memory: openpyxl's write-only mode streams rows to disk, and
+records are read by iterating `audit.records` (never indexed), so large audits stay flat.
+Determinism: the workbook's dates come from the audit and the zip entries carry a fixed
+timestamp, so the same audit gives the same bytes.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
+import shutil
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference
+from openpyxl.formatting.rule import FormulaRule
+from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.child import INVALID_TITLE_REGEX
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+from openpyxl.writer.excel import ExcelWriter
 
-from recaudit.audit import Audit
+from recaudit import __version__
+from recaudit.audit import Audit, InputSummary, team_key, worker_key
+from recaudit.privacy import IdentifierFinding
+from recaudit.records import Rejection
+from recaudit.report.filenames import unique_filenames
+from recaudit.results import RecordResult, RuleResult
+from recaudit.rulepack import Pack
+from recaudit.rulepack.identity import rule_identity
+from recaudit.scoring import RuleTally, Tally, grade
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_CELL_CHARS = 32_767
+AUDITOR_CHOICES = ("Yes", "No", "Unsure")
+OUTCOME_LABELS = {
+    "met": "Met",
+    "partial": "Partial",
+    "not_met": "Not met",
+    "not_applicable": "Not applicable",
+}
+
+# --------------------------------------------------------------------------------------
+# The choke point: every value goes through `make_cell`.
+# --------------------------------------------------------------------------------------
+
+# A cell whose text begins with one of these is a formula (or becomes one when edited or
+# exported to CSV and re-opened): OWASP's list plus the full-width and small forms that
+# spreadsheet input methods fold to ASCII, and the Unicode minus sign.
+FORMULA_TRIGGERS = (
+    "=", "+", "-", "@", "\t", "\r", "\n", "\0",
+    "＝", "＋", "－", "＠", "﹦", "﹢", "﹣", "﹫", "−",
+)  # fmt: skip
+
+# XML 1.0 cannot carry C0 controls (other than tab, LF, CR), lone surrogates or U+FFFE/F;
+# openpyxl raises on the controls and lxml on the rest, so they are removed.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def safe_cell(sheet: Any, value: Any) -> WriteOnlyCell:
-    """The one place record text enters the workbook: always as text, never a formula."""
+def _utf16_len(text: str) -> int:
+    # Excel's limit counts UTF-16 code units: an emoji is two.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def truncation_mark(total: int) -> str:
+    return f" … [TRUNCATED by recaudit: {total:,} characters in full; see audit.json]"
+
+
+def clean_text(text: str) -> str:
+    """Text Excel can hold: illegal characters removed, over-long text cut *and marked*."""
+    text = _ILLEGAL.sub("", text)
+    if _utf16_len(text) <= EXCEL_MAX_CELL_CHARS:
+        return text
+    mark = truncation_mark(len(text))
+    budget = EXCEL_MAX_CELL_CHARS - _utf16_len(mark)
+    kept: list[str] = []
+    used = 0
+    for ch in text:
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > budget:
+            break
+        kept.append(ch)
+    return "".join(kept) + mark
+
+
+def make_cell(sheet: WriteOnlyWorksheet, value: Any, style: str | None = None) -> WriteOnlyCell:
+    """The one place any value enters the workbook.
+
+    Strings are always stored as text (data type "s"), so `=HYPERLINK(...)` or `#N/A` in a
+    note is shown, never evaluated; text starting with a formula trigger also gets Excel's
+    quote prefix so it stays text when a user edits the cell or exports it to CSV.
+    """
     cell = WriteOnlyCell(sheet)
-    if isinstance(value, str):
-        text = ILLEGAL_CHARACTERS_RE.sub("", value)
-        cell.value = text
-        cell.data_type = "s"
-        if text.startswith(_FORMULA_START):
-            cell.quotePrefix = True
-    else:
+    if style is not None:
+        cell.style = style
+    if value is None:
+        return cell
+    if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
         cell.value = value
+        return cell
+    if isinstance(value, dt.date):
+        cell.value = value
+        return cell
+    text = clean_text(value if isinstance(value, str) else str(value))
+    cell.value = text
+    cell.data_type = "s"
+    if text.startswith(FORMULA_TRIGGERS):
+        cell.quotePrefix = True
     return cell
 
 
-def write_workbook(audit: Audit, path: Path, **_: Any) -> Path:
-    book = Workbook(write_only=True)
-    summary = book.create_sheet("Summary")
-    summary.append([safe_cell(summary, v) for v in ("Rule", "Applicable", "Met", "Compliance")])
-    for rule in audit.pack.rules:
-        tally = audit.service.rules.get(rule.id)
-        if tally:
-            summary.append(
-                [
-                    safe_cell(summary, v)
-                    for v in (rule.id, tally.applicable, tally.met, tally.compliance)
-                ]
-            )
-    findings = book.create_sheet("Findings")
-    findings.append(
-        [safe_cell(findings, v) for v in ("record_id", "rule_id", "outcome", "reason", "evidence")]
+# --------------------------------------------------------------------------------------
+# Styles (named styles: cheap to apply per cell, and listed in Excel's style gallery).
+# --------------------------------------------------------------------------------------
+
+S_TEXT = "recaudit text"
+S_WRAP = "recaudit wrapped"
+S_HEAD = "recaudit header"
+S_TITLE = "recaudit title"
+S_LABEL = "recaudit label"
+S_PCT = "recaudit percent"
+S_DATE = "recaudit date"
+S_INT = "recaudit integer"
+S_NUM = "recaudit number"
+
+_TOP = Alignment(vertical="top")
+_TOP_WRAP = Alignment(vertical="top", wrap_text=True)
+
+
+def _named_styles() -> list[NamedStyle]:
+    return [
+        NamedStyle(S_TEXT, alignment=_TOP),
+        NamedStyle(S_WRAP, alignment=_TOP_WRAP),
+        NamedStyle(
+            S_HEAD,
+            font=Font(bold=True),
+            fill=PatternFill("solid", fgColor="D9E1F2"),
+            alignment=Alignment(vertical="top", wrap_text=True),
+        ),
+        NamedStyle(S_TITLE, font=Font(bold=True, size=14)),
+        NamedStyle(S_LABEL, font=Font(bold=True), alignment=_TOP),
+        NamedStyle(S_PCT, number_format="0.0%", alignment=_TOP),
+        NamedStyle(S_DATE, number_format="yyyy-mm-dd", alignment=_TOP),
+        NamedStyle(S_INT, number_format="0", alignment=_TOP),
+        NamedStyle(S_NUM, number_format="General", alignment=_TOP),
+    ]
+
+
+# RAG: fills with dark text of the same hue (Excel's own "good/neutral/bad" pairs), which
+# keep a readable contrast; the label column repeats the category as text.
+RAG_STYLES = {
+    "Green": ("C6EFCE", "006100"),
+    "Amber": ("FFEB9C", "9C5700"),
+    "Red": ("FFC7CE", "9C0006"),
+}
+OUTCOME_RAG = {"Met": "Green", "Partial": "Amber", "Not met": "Red"}
+
+
+def _rag_rule(formula: str, rag: str) -> FormulaRule:
+    fill, font = RAG_STYLES[rag]
+    return FormulaRule(
+        formula=[formula],
+        stopIfTrue=True,
+        font=Font(color=font),
+        fill=PatternFill(start_color=fill, end_color=fill, fill_type="solid"),
     )
-    for record in audit.records:
-        for res in record.results:
-            evidence = " | ".join(f"{e.note_id}: {e.text}" for e in res.evidence)
-            findings.append(
-                [
-                    safe_cell(findings, v)
-                    for v in (record.record_id, res.rule_id, res.outcome, res.reason, evidence)
-                ]
-            )
-    book.save(path)
+
+
+@dataclass(frozen=True, slots=True)
+class RagBands:
+    """Green at or above the pack's top grade, Amber at or above its second, Red below."""
+
+    green: float
+    amber: float
+
+    @classmethod
+    def for_pack(cls, pack: Pack) -> RagBands:
+        cuts = sorted({band.min_score for band in pack.grade_bands}, reverse=True)
+        green = cuts[0] if cuts else 0.8
+        amber = cuts[1] if len(cuts) > 1 else green
+        return cls(green, amber)
+
+    def label(self, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        if value >= self.green - 1e-9:
+            return "Green"
+        if value >= self.amber - 1e-9:
+            return "Amber"
+        return "Red"
+
+    def legend(self) -> str:
+        return (
+            f"Green: {self.green:.0%} or more · Amber: {self.amber:.0%} to under "
+            f"{self.green:.0%} · Red: under {self.amber:.0%} · n/a: no applicable records"
+        )
+
+
+def add_rag_formats(sheet: WriteOnlyWorksheet, ref: str, bands: RagBands) -> None:
+    """Colour numeric cells of `ref` by RAG band; blank cells (n/a) stay uncoloured."""
+    first = ref.split(":")[0]
+    for rag, formula in (
+        ("Green", f"AND(ISNUMBER({first}),{first}>={bands.green!r})"),
+        ("Amber", f"AND(ISNUMBER({first}),{first}>={bands.amber!r})"),
+        ("Red", f"ISNUMBER({first})"),
+    ):
+        sheet.conditional_formatting.add(ref, _rag_rule(formula, rag))
+
+
+def add_label_formats(sheet: WriteOnlyWorksheet, ref: str, labels: dict[str, str]) -> None:
+    """Colour text cells of `ref` whose text is one of `labels` (text → RAG name)."""
+    first = ref.split(":")[0]
+    for text, rag in labels.items():
+        sheet.conditional_formatting.add(ref, _rag_rule(f'{first}="{text}"', rag))
+
+
+# --------------------------------------------------------------------------------------
+# Tabular sheets that continue on numbered sheets past the row limit.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    header: str
+    width: float
+    style: str = S_TEXT
+
+
+@dataclass
+class Part:
+    sheet: WriteOnlyWorksheet
+    rows: int = 1  # the header row
+
+    @property
+    def last_row(self) -> int:
+        return self.rows
+
+
+Finisher = Callable[[WriteOnlyWorksheet, int, int], None]
+
+
+class SeriesSheet:
+    """A header plus rows, on "Title", "Title (2)", … each holding at most `max_rows` rows.
+
+    Every part repeats the header, widths and frozen pane; `finish(sheet, part_no,
+    last_row)` adds what needs the final row (tables, validations, conditional formats).
+    """
+
+    def __init__(
+        self,
+        book: Workbook,
+        title: str,
+        columns: Sequence[Column],
+        *,
+        max_rows: int,
+        freeze: str = "A2",
+        finish: Finisher | None = None,
+    ) -> None:
+        if max_rows < 2:
+            raise ValueError("max_rows must allow a header and at least one row")
+        self.book = book
+        self.title = title
+        self.columns = tuple(columns)
+        self.max_rows = max_rows
+        self.freeze = freeze
+        self.finisher = finish
+        self.parts: list[Part] = []
+        self._new_part()
+
+    @property
+    def data_rows(self) -> int:
+        return sum(part.rows - 1 for part in self.parts)
+
+    def _new_part(self) -> None:
+        number = len(self.parts) + 1
+        title = self.title if number == 1 else f"{self.title} ({number})"
+        sheet = self.book.create_sheet(title)
+        for index, column in enumerate(self.columns, start=1):
+            sheet.column_dimensions[get_column_letter(index)].width = column.width
+        sheet.freeze_panes = self.freeze
+        sheet.append([make_cell(sheet, c.header, S_HEAD) for c in self.columns])
+        self.parts.append(Part(sheet))
+
+    def append(self, values: Sequence[Any]) -> None:
+        part = self.parts[-1]
+        if part.rows >= self.max_rows:
+            self._finish(part, len(self.parts))
+            self._new_part()
+            part = self.parts[-1]
+        sheet = part.sheet
+        sheet.append(
+            [make_cell(sheet, v, c.style) for v, c in zip(values, self.columns, strict=True)]
+        )
+        part.rows += 1
+
+    def _finish(self, part: Part, number: int) -> None:
+        if self.finisher:
+            self.finisher(part.sheet, number, part.last_row)
+
+    def close(self) -> None:
+        self._finish(self.parts[-1], len(self.parts))
+
+    def column_ref(self, header: str, last_row: int) -> str:
+        index = next(i for i, c in enumerate(self.columns, 1) if c.header == header)
+        letter = get_column_letter(index)
+        return f"{letter}2:{letter}{max(last_row, 2)}"
+
+
+# --------------------------------------------------------------------------------------
+# What one workbook shows: the whole audit, or one worker's share of it.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class BookData:
+    pack: Pack
+    inputs: list[InputSummary]
+    records: Callable[[], Iterable[RecordResult]]
+    rejected: Iterable[Rejection]
+    service: Tally
+    teams: dict[str, Tally]
+    workers: dict[str, Tally]
+    generated_at: str
+    period: str | None
+    versions: dict[str, str]
+    privacy: list[IdentifierFinding]
+    scope: str = "All records"
+    records_in: int | None = None
+    rejected_count: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_audit(cls, audit: Audit) -> BookData:
+        return cls(
+            pack=audit.pack,
+            inputs=audit.inputs,
+            records=lambda: audit.records,
+            rejected=audit.rejected,
+            service=audit.service,
+            teams=audit.teams,
+            workers=audit.workers,
+            generated_at=audit.generated_at,
+            period=audit.period,
+            versions=audit.versions,
+            privacy=audit.privacy,
+            records_in=audit.records_in,
+            rejected_count=len(audit.rejected),
+        )
+
+
+def worker_book(audit: Audit, worker: str) -> BookData:
+    """One worker's records: their tally, their teams, their privacy findings."""
+
+    def mine() -> Iterator[RecordResult]:
+        return (r for r in audit.records if worker_key(r.worker) == worker)
+
+    teams: dict[str, Tally] = {}
+    ids: set[str] = set()
+    for record in mine():
+        ids.add(record.record_id)
+        teams.setdefault(team_key(record.team), Tally(audit.pack.weights)).add(record.results)
+    base = BookData.from_audit(audit)
+    return replace(
+        base,
+        records=mine,
+        rejected=(),
+        service=audit.workers[worker],
+        teams=dict(sorted(teams.items())),
+        workers={worker: audit.workers[worker]},
+        privacy=[f for f in audit.privacy if f.record_id in ids],
+        scope=f"Worker {worker}",
+        records_in=None,
+        rejected_count=0,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Sheets
+# --------------------------------------------------------------------------------------
+
+
+class _Rows:
+    """Appends free-form rows to a write-only sheet and remembers the row number."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet) -> None:
+        self.sheet = sheet
+        self.row = 0
+
+    def add(self, *cells: tuple[Any, str | None]) -> int:
+        self.sheet.append([make_cell(self.sheet, value, style) for value, style in cells])
+        self.row += 1
+        return self.row
+
+    def heads(self, *headers: str) -> int:
+        return self.add(*((h, S_HEAD) for h in headers))
+
+
+SUMMARY_RULE_HEADERS = ("Rule", "Title", "Applicable", "Met", "Partial", "Not met",
+                        "Not applicable", "Compliance", "RAG", "Weight")  # fmt: skip
+
+
+def _run_metadata(data: BookData) -> list[tuple[str, Any]]:
+    pack = data.pack
+    meta: list[tuple[str, Any]] = [
+        ("Tool", f"recaudit {__version__}"),
+        ("Rule pack", pack.name),
+        ("Rule pack version", pack.version),
+        ("Rule pack sha256", pack.sha256),
+        ("Audit period", data.period or "not given"),
+        ("Generated at (UTC)", data.generated_at),
+    ]
+    return meta + [(f"Version: {k}", v) for k, v in sorted(data.versions.items())]
+
+
+def write_summary(book: Workbook, data: BookData, bands: RagBands) -> None:
+    sheet = book.create_sheet("Summary")
+    widths = (30, 34, 13, 10, 10, 10, 15, 14, 11, 12)
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    pack = data.pack
+    out = _Rows(sheet)
+    out.add((f"recaudit audit: {pack.name} {pack.version}", S_TITLE))
+    out.add(("Scope", S_LABEL), (data.scope, S_TEXT))
+    out.add()
+    out.heads("Run", "")
+    for label, value in _run_metadata(data):
+        out.add((label, S_LABEL), (value, S_TEXT))
+
+    out.add()
+    out.heads("Input file", "sha256", "Records", "Rejected")
+    for item in data.inputs:
+        out.add((item.path, S_WRAP), (item.sha256, S_TEXT), (item.records, S_INT),
+                (item.rejected, S_INT))  # fmt: skip
+
+    out.add()
+    out.heads("Totals", "")
+    if data.records_in is not None:
+        out.add(("Records read", S_LABEL), (data.records_in, S_INT))
+    out.add(("Records audited", S_LABEL), (data.service.records, S_INT))
+    if data.records_in is not None:
+        out.add(("Records rejected", S_LABEL), (data.rejected_count, S_INT))
+    score = data.service.score
+    score_row = out.add(("Service score", S_LABEL), (score, S_PCT))
+    add_rag_formats(sheet, f"B{score_row}", bands)
+    out.add(("Service grade", S_LABEL), (grade(score, pack.grade_bands) or "n/a", S_TEXT))
+    rag_row = out.add(("Service RAG", S_LABEL), (bands.label(score), S_TEXT))
+    add_label_formats(sheet, f"B{rag_row}", {k: k for k in RAG_STYLES})
+
+    out.add()
+    out.add(("RAG key", S_LABEL), (bands.legend(), S_TEXT))
+    out.add(("Compliance", S_LABEL), ("met ÷ applicable (partial is counted separately)", S_TEXT))
+    out.add()
+    header_row = out.heads(*SUMMARY_RULE_HEADERS)
+    for rule in pack.rules:
+        tally = data.service.rules.get(rule.id, RuleTally())
+        out.add(
+            (rule.id, S_TEXT),
+            (rule.title, S_WRAP),
+            (tally.applicable, S_INT),
+            (tally.met, S_INT),
+            (tally.partial, S_INT),
+            (tally.not_met, S_INT),
+            (tally.not_applicable, S_INT),
+            (tally.compliance, S_PCT),
+            (bands.label(tally.compliance), S_TEXT),
+            (rule.weight, S_NUM),
+        )
+    if not pack.rules:
+        return
+    last = out.row
+    add_rag_formats(sheet, f"H{header_row + 1}:H{last}", bands)
+    add_label_formats(sheet, f"I{header_row + 1}:I{last}", {k: k for k in RAG_STYLES})
+    sheet.add_chart(_compliance_chart(sheet, header_row, last), f"B{last + 3}")
+
+
+def _compliance_chart(sheet: WriteOnlyWorksheet, header_row: int, last: int) -> BarChart:
+    chart = BarChart()
+    chart.type = "bar"
+    chart.style = 10
+    chart.title = "Compliance by rule"
+    chart.y_axis.title = "Compliance (met ÷ applicable)"
+    chart.y_axis.number_format = "0%"
+    chart.y_axis.scaling.min = 0
+    chart.y_axis.scaling.max = 1
+    chart.y_axis.majorUnit = 0.25
+    # openpyxl 3.1 marks axes deleted unless told otherwise.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    # Rules read top to bottom in pack order, as in the table.
+    chart.x_axis.scaling.orientation = "maxMin"
+    chart.legend = None
+    values = Reference(sheet, min_col=8, min_row=header_row, max_row=last)
+    labels = Reference(sheet, min_col=1, min_row=header_row + 1, max_row=last)
+    chart.add_data(values, titles_from_data=True)
+    chart.set_categories(labels)
+    chart.height = max(7.5, 0.9 * (last - header_row) + 3)
+    chart.width = 18
+    return chart
+
+
+def write_groups(
+    book: Workbook,
+    title: str,
+    label: str,
+    groups: dict[str, Tally],
+    pack: Pack,
+    bands: RagBands,
+    max_rows: int,
+) -> None:
+    rules = pack.rules
+    columns = [
+        Column(label, 28, S_WRAP),
+        Column("Records", 10, S_INT),
+        Column("Score", 10, S_PCT),
+        Column("Grade", 20, S_TEXT),
+        Column("RAG", 8, S_TEXT),
+        *(Column(rule.id, max(12, min(len(rule.id) + 2, 28)), S_PCT) for rule in rules),
+    ]
+
+    def finish(sheet: WriteOnlyWorksheet, _: int, last_row: int) -> None:
+        last_col = get_column_letter(len(columns))
+        add_rag_formats(sheet, f"C2:C{max(last_row, 2)}", bands)
+        add_label_formats(sheet, f"E2:E{max(last_row, 2)}", {k: k for k in RAG_STYLES})
+        if rules:
+            add_rag_formats(sheet, f"F2:{last_col}{max(last_row, 2)}", bands)
+        sheet.auto_filter.ref = f"A1:{last_col}{max(last_row, 2)}"
+
+    series = SeriesSheet(book, title, columns, max_rows=max_rows, freeze="B2", finish=finish)
+    for name, tally in groups.items():
+        series.append(
+            [
+                name,
+                tally.records,
+                tally.score,
+                grade(tally.score, pack.grade_bands) or "n/a",
+                bands.label(tally.score),
+                *(_compliance(tally, rule.id) for rule in rules),
+            ]
+        )
+    series.close()
+
+
+def _compliance(tally: Tally, rule_id: str) -> float | None:
+    rule = tally.rules.get(rule_id)
+    return rule.compliance if rule else None
+
+
+def write_records(book: Workbook, data: BookData, max_rows: int) -> None:
+    rules = data.pack.rules
+    columns = [
+        Column("Record", 16),
+        Column("Source", 22),
+        Column("Worker", 16),
+        Column("Team", 24, S_WRAP),
+        Column("Case type", 18),
+        Column("Score", 9, S_PCT),
+        Column("Grade", 20),
+        *(Column(rule.id, max(12, min(len(rule.id) + 2, 28))) for rule in rules),
+    ]
+    labels = {text: rag for text, rag in OUTCOME_RAG.items()}
+
+    def finish(sheet: WriteOnlyWorksheet, _: int, last_row: int) -> None:
+        last_col = get_column_letter(len(columns))
+        if rules:
+            add_label_formats(sheet, f"H2:{last_col}{max(last_row, 2)}", labels)
+        sheet.auto_filter.ref = f"A1:{last_col}{max(last_row, 2)}"
+
+    series = SeriesSheet(book, "Records", columns, max_rows=max_rows, freeze="B2", finish=finish)
+    for record in data.records():
+        outcomes = {r.rule_id: OUTCOME_LABELS[r.outcome] for r in record.results}
+        series.append(
+            [
+                record.record_id,
+                record.source,
+                worker_key(record.worker),
+                team_key(record.team),
+                record.case_type,
+                record.score,
+                record.grade or "n/a",
+                *(outcomes.get(rule.id) for rule in rules),
+            ]
+        )
+    series.close()
+
+
+FINDINGS_COLUMNS = (
+    Column("Record", 14),
+    Column("Worker", 14),
+    Column("Team", 20, S_WRAP),
+    Column("Case type", 16),
+    Column("Rule", 22),
+    Column("Rule title", 26, S_WRAP),
+    Column("Outcome", 11),
+    Column("Reason", 40, S_WRAP),
+    Column("Evidence note", 11),
+    Column("Note date", 12, S_DATE),
+    Column("Evidence", 60, S_WRAP),
+    Column("In context", 50, S_WRAP),
+    Column("More evidence", 40, S_WRAP),
+    Column("Context cues", 30, S_WRAP),
+    Column("Auditor agrees?", 12),
+    Column("Auditor comment", 40, S_WRAP),
+)
+
+
+def _finding_row(record: RecordResult, result: RuleResult, title: str) -> list[Any]:
+    first = result.evidence[0] if result.evidence else None
+    more = "\n".join(
+        f"{e.note_id} ({e.note_date.isoformat() if e.note_date else 'undated'}): {e.text}"
+        for e in result.evidence[1:]
+    )
+    cues = "\n".join(f"{c.category}: {c.text!r} ({c.note_id})" for c in result.cues)
+    context = first.sentence if first and first.sentence and first.sentence != first.text else None
+    return [
+        record.record_id,
+        worker_key(record.worker),
+        team_key(record.team),
+        record.case_type,
+        result.rule_id,
+        title,
+        OUTCOME_LABELS[result.outcome],
+        result.reason,
+        first.note_id if first else None,
+        first.note_date if first else None,
+        first.text if first else None,
+        context,
+        more or None,
+        cues or None,
+        None,
+        None,
+    ]
+
+
+def write_findings(book: Workbook, data: BookData, max_rows: int) -> None:
+    titles = {rule.id: rule.title for rule in data.pack.rules}
+    columns = FINDINGS_COLUMNS
+    headers = [c.header for c in columns]
+    last_col = get_column_letter(len(columns))
+
+    def finish(sheet: WriteOnlyWorksheet, number: int, last_row: int) -> None:
+        # A Table needs at least one data row; an empty one is fine.
+        ref = f"A1:{last_col}{max(last_row, 2)}"
+        table = Table(
+            displayName="Findings" if number == 1 else f"Findings_{number}",
+            ref=ref,
+            tableStyleInfo=TableStyleInfo(name="TableStyleMedium2", showRowStripes=True),
+        )
+        # Write-only sheets cannot be read back, so the column names are given here.
+        table.tableColumns = [TableColumn(id=i, name=h) for i, h in enumerate(headers, 1)]
+        table.autoFilter = AutoFilter(ref=ref)
+        with warnings.catch_warnings():
+            # openpyxl warns that write-only tables need their columns given: they are.
+            warnings.filterwarnings("ignore", "In write-only mode", UserWarning)
+            sheet.add_table(table)
+        agrees = series.column_ref("Auditor agrees?", last_row)
+        validation = DataValidation(
+            type="list",
+            formula1='"' + ",".join(AUDITOR_CHOICES) + '"',
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="Auditor agrees?",
+            error="Choose Yes, No or Unsure.",
+            showInputMessage=True,
+            promptTitle="Auditor agrees?",
+            prompt="Do you agree with this outcome? Yes, No or Unsure.",
+        )
+        validation.add(agrees)
+        sheet.data_validations.append(validation)
+        add_label_formats(sheet, series.column_ref("Outcome", last_row), OUTCOME_RAG)
+
+    series = SeriesSheet(book, "Findings", columns, max_rows=max_rows, finish=finish)
+    for record in data.records():
+        for result in record.results:
+            if result.outcome == "not_applicable":
+                continue
+            series.append(_finding_row(record, result, titles.get(result.rule_id, "")))
+    series.close()
+
+
+def write_rejected(book: Workbook, data: BookData, max_rows: int) -> None:
+    columns = (Column("Source", 30), Column("Record", 18), Column("Error", 90, S_WRAP))
+    series = SeriesSheet(book, "Rejected", columns, max_rows=max_rows)
+    for rejection in data.rejected:
+        series.append([rejection.source, rejection.record_id, rejection.error])
+    series.close()
+
+
+def write_rules(book: Workbook, pack: Pack, max_rows: int) -> None:
+    columns = (
+        Column("Rule", 24),
+        Column("Title", 28, S_WRAP),
+        Column("Kind", 16),
+        Column("Weight", 8, S_NUM),
+        Column("Applies when", 30, S_WRAP),
+        Column("Description", 50, S_WRAP),
+        Column("Guidance", 60, S_WRAP),
+        Column("References", 50, S_WRAP),
+        Column("Defined in", 30),
+        Column("Identity", 20),
+    )
+    series = SeriesSheet(book, "Rules", columns, max_rows=max_rows, freeze="B2")
+    for rule in pack.rules:
+        conditions = "\n".join(c.describe() for c in rule.applies_when) or "always"
+        series.append(
+            [
+                rule.id,
+                rule.title,
+                rule.kind,
+                rule.weight,
+                conditions,
+                rule.description,
+                rule.guidance,
+                "\n".join(rule.references),
+                rule.origin,
+                rule_identity(rule),
+            ]
+        )
+    series.close()
+
+
+def write_privacy(book: Workbook, findings: Iterable[IdentifierFinding], max_rows: int) -> None:
+    columns = (
+        Column("Kind", 20),
+        Column("Source", 28),
+        Column("Record", 16),
+        Column("Location", 28),
+        Column("Offset", 9, S_INT),
+        Column("Masked value", 24),
+    )
+    series = SeriesSheet(book, "Privacy", columns, max_rows=max_rows)
+    for f in findings:
+        series.append([f.kind, f.source, f.record_id, f.location, f.offset, f.masked])
+    series.close()
+
+
+# --------------------------------------------------------------------------------------
+# Assembling and saving
+# --------------------------------------------------------------------------------------
+
+
+def _stamp(generated_at: str) -> dt.datetime:
+    """The audit's own time (naive UTC, as the xlsx core properties expect)."""
+    try:
+        when = dt.datetime.fromisoformat(generated_at)
+    except ValueError:
+        return dt.datetime(1980, 1, 1)
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return max(when, dt.datetime(1980, 1, 1))  # zip dates start in 1980
+
+
+class _FixedTimeZip(ZipFile):
+    """A zip whose entries all carry one timestamp, so equal content gives equal bytes."""
+
+    def __init__(self, path: Path, when: dt.datetime) -> None:
+        super().__init__(path, "w", ZIP_DEFLATED, allowZip64=True)
+        self._when = when.timetuple()[:6]
+
+    def _info(self, name: str) -> ZipInfo:
+        info = ZipInfo(name, date_time=self._when)
+        info.compress_type = ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        return info
+
+    def writestr(self, zinfo_or_arcname: Any, data: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(zinfo_or_arcname, str):
+            zinfo_or_arcname = self._info(zinfo_or_arcname)
+        super().writestr(zinfo_or_arcname, data, *args, **kwargs)
+
+    def write(self, filename: Any, arcname: Any = None, *args: Any, **kwargs: Any) -> None:
+        # openpyxl hands over each streamed sheet as a temporary file: copy it in blocks
+        # (never the whole sheet in memory) under the fixed timestamp.
+        name = str(arcname if arcname is not None else filename)
+        target = self.open(self._info(name), "w", force_zip64=True)
+        with open(filename, "rb") as source, target:
+            shutil.copyfileobj(source, target, 1 << 20)
+
+
+def _sheet_title(text: str) -> str:
+    return INVALID_TITLE_REGEX.sub("_", text)[:31]
+
+
+def build_workbook(data: BookData, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> Path:
+    book = Workbook(write_only=True)
+    for style in _named_styles():
+        book.add_named_style(style)
+    when = _stamp(data.generated_at)
+    props = book.properties
+    props.creator = "recaudit"
+    props.title = _sheet_title(f"recaudit audit: {data.pack.name}")
+    props.created = when
+    props.modified = when
+    props.lastModifiedBy = None
+    bands = RagBands.for_pack(data.pack)
+
+    write_summary(book, data, bands)
+    write_groups(book, "By team", "Team", data.teams, data.pack, bands, max_rows)
+    write_groups(book, "By worker", "Worker", data.workers, data.pack, bands, max_rows)
+    write_records(book, data, max_rows)
+    write_findings(book, data, max_rows)
+    write_rejected(book, data, max_rows)
+    write_rules(book, data.pack, max_rows)
+    if data.privacy:
+        write_privacy(book, data.privacy, max_rows)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with _FixedTimeZip(tmp, when) as archive:
+        ExcelWriter(book, archive).write_data()
+    tmp.replace(path)
     return path
+
+
+def write_workbook(
+    audit: Audit,
+    path: Path,
+    per_worker: bool = False,
+    *,
+    max_rows: int = EXCEL_MAX_ROWS,
+    **_: Any,
+) -> Path:
+    """Write `audit.xlsx`; with `per_worker`, also `workers/<safe name>.xlsx` beside it."""
+    build_workbook(BookData.from_audit(audit), path, max_rows=max_rows)
+    if per_worker:
+        write_worker_workbooks(audit, path.parent / "workers", max_rows=max_rows)
+    return path
+
+
+def write_worker_workbooks(
+    audit: Audit, folder: Path, *, max_rows: int = EXCEL_MAX_ROWS
+) -> dict[str, Path]:
+    """One workbook per worker, named by `unique_filenames` (worker ids are untrusted)."""
+    names = unique_filenames(audit.workers)
+    written: dict[str, Path] = {}
+    for worker, stem in names.items():
+        written[worker] = build_workbook(
+            worker_book(audit, worker), folder / f"{stem}.xlsx", max_rows=max_rows
+        )
+    return written
