@@ -133,8 +133,7 @@ ADVOCACY_MET = (
     "I explained the active offer of advocacy to {child} and left a leaflet.",
     "{child} declined advocacy.",
     "Referral made to the advocacy service for {child}.",
-    "The active offer of an independent professional advocate was made to {child}, "
-    "who accepted.",
+    "The active offer of an independent professional advocate was made to {child}, who accepted.",
     "Worker could not contact family; advocacy offered by phone.",
     "He does not have any help at home and was offered advocacy.",
 )
