@@ -1,0 +1,325 @@
+"""Apply evidence tiers to a record's notes: findings, the cues behind them, near misses.
+
+Speed: a rule first runs one compiled `re` union of all its target terms over each note;
+only notes with a hit are segmented by spaCy, and only sentences holding a target get cue
+detection. Segmentations and mentions are cached per note text (the three text rules of a
+pack look at the same notes), bounded so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from recaudit.evidence.attribution import (
+    Mention,
+    People,
+    clause_people,
+    embedding_speaker,
+    quote_spans,
+    subject_of,
+)
+from recaudit.evidence.context import Cue, CueSet, find_cues, modifiers
+from recaudit.evidence.matching import term_from_item, union
+from recaudit.evidence.pipeline import Segmented, segment
+
+CACHE_SIZE = 512
+
+
+@dataclass
+class NoteAnalysis:
+    text: str
+    seg: Segmented
+    quotes: list[tuple[int, int]]
+    mentions: list[Mention]
+    sent_char: list[tuple[int, int]]
+    _cues: dict[tuple[int, int], list[Cue]] = field(default_factory=dict)
+
+    def sentence_at(self, pos: int) -> int:
+        starts = [s for s, _ in self.sent_char]
+        return max(0, bisect.bisect_right(starts, pos) - 1)
+
+    def token_at(self, pos: int) -> int:
+        return max(0, bisect.bisect_right(self.seg.token_starts, pos) - 1)
+
+    def cues(self, cue_set: CueSet, sent_index: int) -> list[Cue]:
+        key = (id(cue_set), sent_index)
+        if key not in self._cues:
+            self._cues[key] = find_cues(
+                cue_set, self.text, self.seg.token_starts, self.seg.token_ends,
+                self.seg.sentences[sent_index],
+            )
+        return self._cues[key]
+
+
+class Analyser:
+    """Per-pack: person finder + a bounded cache of note analyses."""
+
+    def __init__(self, people: People) -> None:
+        self.people = people
+        self._cache: OrderedDict[str, NoteAnalysis] = OrderedDict()
+
+    def analyse(self, text: str) -> NoteAnalysis:
+        hit = self._cache.get(text)
+        if hit is not None:
+            self._cache.move_to_end(text)
+            return hit
+        seg = segment(text)
+        quotes = quote_spans(text)
+        mentions = self.people.mentions(text, quotes)
+        sent_char = [
+            (seg.token_starts[s], seg.token_ends[e - 1]) for s, e in seg.sentences if e > s
+        ]
+        analysis = NoteAnalysis(text, seg, quotes, mentions, sent_char)
+        self._cache[text] = analysis
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return analysis
+
+
+@dataclass(frozen=True)
+class CompiledTier:
+    index: int
+    outcome: str
+    label: str
+    targets: tuple[tuple[str, re.Pattern[str]], ...]  # (lexicon name, pattern)
+    requires: re.Pattern[str] | None
+    window: int
+    disqualified_by: frozenset[str]
+    disqualified_order: tuple[str, ...]
+    experiencer: str
+    vetoed_by: re.Pattern[str] | None
+    only_if_mentions: re.Pattern[str] | None
+    only_if_conditions: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One candidate piece of evidence and what the engine decided about it."""
+
+    tier: CompiledTier
+    note_id: str
+    note_date: Any
+    start: int
+    end: int
+    text: str
+    sentence: str
+    sentence_start: int
+    cues: tuple[tuple[str, str, int, int], ...]  # (category, text, start, end) that modified it
+    rejected_by: tuple[str, ...]  # human-readable reasons; empty = accepted
+    inside_cues: tuple[tuple[str, str, int, int], ...] = ()  # cue words inside the target
+
+    @property
+    def accepted(self) -> bool:
+        return not self.rejected_by
+
+
+def compile_tier(index: int, tier: Any, lexicons: Mapping[str, tuple[Any, ...]]) -> CompiledTier:
+    def pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+        if not names:
+            return None
+        return union(term_from_item(i) for n in names for i in lexicons[n])
+
+    only = tier.only_if
+    return CompiledTier(
+        index=index,
+        outcome=tier.outcome,
+        label=tier.label,
+        targets=tuple((n, union(term_from_item(i) for i in lexicons[n])) for n in tier.targets),
+        requires=pattern(tier.requires),
+        window=tier.window,
+        disqualified_by=frozenset(tier.disqualified_by),
+        disqualified_order=tuple(tier.disqualified_by),
+        experiencer=tier.experiencer,
+        vetoed_by=pattern(tier.vetoed_by),
+        only_if_mentions=pattern(only.mentions) if only else None,
+        only_if_conditions=tuple(only.conditions) if only else (),
+    )
+
+
+def tier_enabled(tier: CompiledTier, record: Any) -> bool:
+    if tier.only_if_mentions is None and not tier.only_if_conditions:
+        return True
+    if any(c.holds(record) for c in tier.only_if_conditions):
+        return True
+    return tier.only_if_mentions is not None and any(
+        tier.only_if_mentions.search(n.text) for n in record.notes
+    )
+
+
+def _resolve_overlaps(hits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    # Longest target wins an overlap, then the earliest ("did not want to talk" beats "want").
+    hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
+    kept: list[tuple[int, int, str]] = []
+    for h in hits:
+        if all(h[1] <= k[0] or h[0] >= k[1] for k in kept):
+            kept.append(h)
+    return sorted(kept)
+
+
+def evaluate_tier(
+    tier: CompiledTier, note: Any, an: NoteAnalysis, cue_set: CueSet, people: People,
+    all_target_hits: list[tuple[int, int, str]],
+) -> list[Finding]:
+    text = an.text
+    findings: list[Finding] = []
+    labels = {name for name, _ in tier.targets}
+    veto = tier.vetoed_by.search(text) if tier.vetoed_by else None
+    for t_start, t_end, label in all_target_hits:
+        if label not in labels:
+            continue
+        if tier.experiencer == "subject" and any(q[0] <= t_start < q[1] for q in an.quotes):
+            continue  # words inside a quote belong to the quote's speaker, found outside it
+        s_index = an.sentence_at(t_start)
+        s_start, s_end = an.sent_char[s_index]
+        co_terms: list[tuple[int, int] | None] = [None]
+        if tier.requires is not None:
+            t_tok = an.token_at(t_start)
+            found = []
+            for m in tier.requires.finditer(text, s_start, s_end):
+                # A co-term inside any target phrase ("offer" in "active offer") is not one.
+                if any(m.start() < h[1] and m.end() > h[0] for h in all_target_hits):
+                    continue
+                distance = abs(an.token_at(m.start()) - t_tok)
+                if distance <= tier.window:
+                    found.append((distance, m.span()))
+            if not found:
+                continue
+            co_terms = [span for _, span in sorted(found)]
+        first: Finding | None = None
+        for co in co_terms:
+            finding = _judge(tier, note, an, cue_set, people, (t_start, t_end), label, co,
+                             s_index, veto)
+            if finding.accepted:
+                first = finding
+                break
+            first = first or finding
+        if first is not None:
+            findings.append(first)
+    return findings
+
+
+def _judge(
+    tier: CompiledTier, note: Any, an: NoteAnalysis, cue_set: CueSet, people: People,
+    target: tuple[int, int], label: str, co: tuple[int, int] | None, s_index: int,
+    veto: re.Match[str] | None,
+) -> Finding:
+    text = an.text
+    s_start, s_end = an.sent_char[s_index]
+    event = co if co is not None else target
+    own = [target] + ([co] if co else [])
+    cues = an.cues(cue_set, s_index)
+    mods = modifiers(cues, cue_set.specs, an.token_at(event[0]), [target], label)
+    fired = [(c.category, c.text, c.start, c.end) for c in mods]
+    # Cues inside the mention's own words (e.g. "declined" as the offer verb) are recorded
+    # as having fired, but as part of the mention they never disqualify it.
+    inside = [
+        (c.category, c.text, c.start, c.end) for c in cues
+        if c.direction != "terminate" and c.start < target[1] and target[0] < c.end
+    ]
+    # Reasons list disqualifying cues in the order the tier names their categories, so
+    # the most telling one ("template" before "question") is quoted first.
+    order = {cat: i for i, cat in enumerate(tier.disqualified_order)}
+    rejected = [
+        f"{c.category} by '{c.text}'"
+        for c in sorted(mods, key=lambda c: (order.get(c.category, 99), c.start))
+        if c.category in tier.disqualified_by
+    ]
+    span_start = min(s for s, _ in own)
+    span_end = max(e for _, e in own)
+
+    who = _experiencer(tier, an, people, cues, target, event, s_start, s_end)
+    if who is not None:
+        ok, why, person = who
+        if person is not None and tier.experiencer == "subject" and ok and person.start >= s_start:
+            span_start = min(span_start, person.start)
+        if not ok:
+            rejected.append(why)
+            if person is not None:
+                fired.append(("other_person", person.text, person.start, person.end))
+    if veto is not None:
+        rejected.append(f"vetoed by '{veto.group(0)}' in the same note")
+    if tier.experiencer == "subject" and not rejected:
+        span_end = _extend_over_quote(text, span_end, s_end)
+    return Finding(
+        tier=tier, note_id=note.note_id, note_date=note.date, start=span_start, end=span_end,
+        text=text[span_start:span_end], sentence=text[s_start:s_end], sentence_start=s_start,
+        cues=tuple(sorted(set(fired), key=lambda c: c[2])), rejected_by=tuple(rejected),
+        inside_cues=tuple(inside),
+    )
+
+
+def _clause(cues: Sequence[Cue], pos: int, s_start: int, s_end: int) -> tuple[int, int]:
+    lo, hi = s_start, s_end
+    for c in cues:
+        if c.direction != "terminate":
+            continue
+        if c.end <= pos:
+            lo = max(lo, c.end)
+        elif c.start >= pos:
+            hi = min(hi, c.start)
+    return lo, hi
+
+
+def _experiencer(
+    tier: CompiledTier, an: NoteAnalysis, people: People, cues: Sequence[Cue],
+    target: tuple[int, int], event: tuple[int, int], s_start: int, s_end: int,
+) -> tuple[bool, str, Mention | None] | None:
+    """(ok, reason when not ok, deciding person) or None when the tier does not care."""
+    mode = tier.experiencer
+    if mode == "any":
+        return None
+    if mode == "recipient":
+        lo, hi = _clause(cues, event[0], s_start, s_end)
+        named = [m for m in clause_people(an.mentions, lo, hi) if m.kind != "professional"]
+        if any(m.kind in ("child", "unknown") for m in named):
+            return True, "", None
+        others = [m for m in named if m.kind == "other"]
+        if others:
+            return False, f"other person: '{others[0].text}' is not the child", others[0]
+        return True, "", None
+    first = min(target[0], event[0])
+    subject = subject_of(an.mentions, s_start, first, max(target[1], event[1]))
+    speaker, verb = embedding_speaker(people, an.text, an.mentions, s_start, subject, first)
+    if speaker is not None and speaker.kind not in ("child", "unknown"):
+        return False, f"other person: reported by '{speaker.text}' ('{verb}')", speaker
+    if mode == "subject":
+        if subject is None:
+            return False, "not attributed to the child (no speaker found)", None
+        if subject.kind == "child" or (subject.kind == "unknown" and subject.pronoun):
+            return True, "", subject
+        shown = subject.text if not subject.pronoun else f"{subject.text} → {subject.antecedent}"
+        return False, f"other person: '{shown}' is not the child", subject
+    # involves_child: a worker's attempt, so the subject is a professional or unstated,
+    # and the child is named somewhere in the sentence.
+    if subject is not None and subject.kind in ("other", "child"):
+        return False, f"not a worker's attempt: subject is '{subject.text}'", subject
+    named = clause_people(an.mentions, s_start, s_end)
+    if any(m.kind == "child" or (m.pronoun and m.kind == "unknown") for m in named):
+        return True, "", None
+    return False, "the child is not named in the sentence", None
+
+
+_QUOTE_AFTER = re.compile(r"[\s,:]*(?:(?:to\s+)?(?:me|us|the worker|W\d+)\b)?[\s,:]*[\"“]")
+
+
+def _extend_over_quote(text: str, end: int, limit: int) -> int:
+    """Evidence for speech includes the quotation that follows the verb, if any."""
+    m = _QUOTE_AFTER.match(text, end, limit)
+    if not m:
+        return end
+    close = "”" if text[m.end() - 1] == "“" else '"'
+    stop = text.find(close, m.end())
+    return stop + 1 if 0 <= stop < limit + 1 else end
+
+
+def target_hits(
+    targets: Sequence[tuple[str, re.Pattern[str]]], text: str
+) -> list[tuple[int, int, str]]:
+    hits = [(m.start(), m.end(), name) for name, p in targets for m in p.finditer(text)
+            if m.end() > m.start()]
+    return _resolve_overlaps(hits)
