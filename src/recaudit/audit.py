@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from recaudit.parallel import RawLine, WorkItem, evaluate_stream
-from recaudit.privacy import IdentifierFinding
+from recaudit.privacy import IdentifierFinding, PrivacyGuard
 from recaudit.records import ReadItem, Rejection, jsonl_lines, read_records
 from recaudit.results import RecordResult
 from recaudit.rulepack import Pack, load_pack
@@ -160,12 +160,16 @@ def run_audit(
     on_record: Callable[[int], None] | None = None,
     now: dt.datetime | None = None,
     jobs: int = 1,
+    privacy: bool = True,
 ) -> Audit:
     """Audit every record of every input. Nothing is dropped: each input record ends up
     in `audit.records` or `audit.rejected`.
 
     `jobs` > 1 evaluates chunks of records in that many worker processes; the result is
     identical to `jobs=1`. Results go to disk as they are produced, so memory stays flat.
+
+    With `privacy` (the default) the anonymisation guard scans each source's column names
+    and each record as it streams; its findings (masked) go to `audit.privacy`.
     """
     if not isinstance(pack, Pack):
         pack = load_pack(pack)
@@ -184,11 +188,18 @@ def run_audit(
     service = Tally(pack.weights)
     teams: dict[str, Tally] = {}
     workers: dict[str, Tally] = {}
+    findings: list[IdentifierFinding] = []
+    guard = PrivacyGuard() if privacy else None
 
     def all_items() -> Iterator[WorkItem]:
         for source in sources:
+            if guard is not None:
+                findings.extend(guard.scan_source(source))
             raw = getattr(source, "raw_items", lambda: None)()
-            yield from source.items() if raw is None else raw
+            for item in source.items() if raw is None else raw:
+                if guard is not None and not isinstance(item, Rejection):
+                    findings.extend(guard.scan_item(item))
+                yield item
 
     # Duplicates are rejected across all inputs: a record_id is unique within one run.
     stream = evaluate_stream(all_items(), pack, jobs)
@@ -222,6 +233,7 @@ def run_audit(
         generated_at=stamp,
         period=period,
         versions=_versions(),
+        privacy=findings,
     )
 
 

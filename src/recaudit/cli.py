@@ -72,10 +72,64 @@ def load_pack_or_exit(ref: str | None):  # -> Pack
         raise _fail(f"invalid rule pack ({len(exc.problems)} problem(s))", EXIT_USAGE) from None
 
 
+MappingOption = Annotated[
+    Path | None,
+    typer.Option("--mapping", "-m", help="Mapping YAML: read the inputs as CSV/XLSX exports."),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(help="Encoding of CSV exports (default: detect UTF-8, UTF-8-BOM, cp1252)."),
+]
+
+
+def mapped_sources_or_exit(inputs: list[Path], mapping: Path, encoding: str | None):  # -> list
+    from recaudit.mapping import ExportError, MappingError, mapped_exports
+
+    try:
+        sources = mapped_exports(inputs, mapping, encoding=encoding)
+    except MappingError as exc:
+        for problem in exc.problems:
+            err_console.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+        raise _fail(f"invalid mapping ({len(exc.problems)} problem(s))", EXIT_USAGE) from None
+    except ExportError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from None
+    return sources
+
+
+def _print_warnings(sources: list) -> None:
+    for source in sources:
+        for warning in getattr(source, "warnings", []):
+            err_console.print(f"warning: {warning}", highlight=False, markup=False)
+
+
+def print_privacy(findings: list, limit: int = 10) -> None:
+    from collections import Counter
+
+    kinds = Counter(f.kind for f in findings)
+    shown = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    err_console.print(
+        f"privacy: {len(findings)} possible identifier(s) in the input ({shown})",
+        highlight=False,
+        markup=False,
+    )
+    for finding in findings[:limit]:
+        err_console.print(
+            f"  {finding.source} {finding.location}: {finding.kind} {finding.masked}".rstrip(),
+            highlight=False,
+            markup=False,
+        )
+    if len(findings) > limit:
+        err_console.print(f"  … and {len(findings) - limit} more", highlight=False)
+
+
 @app.command()
 def audit(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Canonical records (.jsonl or .json).", show_default=False)
+        list[Path],
+        typer.Argument(
+            help="Canonical records (.jsonl or .json), or CSV/XLSX exports with --mapping.",
+            show_default=False,
+        ),
     ],
     rules: RulesOption = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the reports.")] = Path(
@@ -101,6 +155,15 @@ def audit(
         bool,
         typer.Option("--per-worker", help="Also write one report per worker under OUT/workers/."),
     ] = False,
+    mapping: MappingOption = None,
+    encoding: EncodingOption = None,
+    strict_anonymisation: Annotated[
+        bool,
+        typer.Option(
+            "--strict-anonymisation",
+            help="Write no report when the input holds possible identifiers (exit status 1).",
+        ),
+    ] = False,
 ) -> None:
     """Audit records and write audit.json, audit.xlsx and audit.html."""
     from recaudit.audit import REPORT_FORMATS, InputError, run_audit, write_reports
@@ -116,16 +179,61 @@ def audit(
 
     pack = load_pack_or_exit(rules)
     workers = jobs or default_jobs()
+    sources = mapped_sources_or_exit(inputs, mapping, encoding) if mapping else list(inputs)
     try:
         result = _run_with_progress(
-            lambda tick: run_audit(inputs, pack, period=period, on_record=tick, jobs=workers)
+            lambda tick: run_audit(sources, pack, period=period, on_record=tick, jobs=workers)
         )
     except InputError as exc:
         raise _fail(str(exc), EXIT_INPUT) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise _fail(f"cannot read input: {exc}", EXIT_INPUT) from None
+    _print_warnings(sources)
+    if result.privacy:
+        print_privacy(result.privacy)
+        if strict_anonymisation:
+            raise _fail(
+                "--strict-anonymisation: the input is not anonymised; no report was written",
+                EXIT_INPUT,
+            )
     written = write_reports(result, out, chosen, per_worker=per_worker)
     print_summary(result, written)
+
+
+@app.command()
+def convert(
+    inputs: Annotated[list[Path], typer.Argument(help="CSV/XLSX exports.", show_default=False)],
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping YAML.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Canonical records to write.")] = Path(
+        "records.jsonl"
+    ),
+    encoding: EncodingOption = None,
+) -> None:
+    """Convert exports to canonical records (.jsonl) through a mapping, to check it by eye.
+
+    Rejected rows are written beside OUT as OUT.rejected.jsonl."""
+    import json
+
+    from recaudit.mapping import ExportError
+    from recaudit.mapping import convert as convert_exports
+
+    sources = mapped_sources_or_exit(inputs, mapping, encoding)
+    try:
+        result = convert_exports(sources, out)
+    except ExportError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from None
+    _print_warnings(sources)
+    rejected_path = out.with_name(out.name + ".rejected.jsonl")
+    if result.rejected:
+        with rejected_path.open("w", encoding="utf-8", newline="\n") as handle:
+            for rejection in result.rejected:
+                handle.write(json.dumps(rejection.as_dict(), ensure_ascii=False) + "\n")
+    console.print(
+        f"wrote {result.written} record(s) to {out}; {len(result.rejected)} rejected"
+        + (f" (see {rejected_path})" if result.rejected else ""),
+        highlight=False,
+        markup=False,
+    )
 
 
 def _run_with_progress(work):  # work(tick) -> Audit

@@ -1,12 +1,23 @@
-"""Residual identifiers found in "anonymised" input (the anonymisation guard's findings).
+"""The anonymisation guard: residual identifiers in "anonymised" input.
+
+It scans every string a record carries (structured fields, extra keys, note text) for
+NHS numbers (valid mod-11 check digit), National Insurance numbers, UK postcodes, phone
+numbers (`phonenumbers`, GB numbering plan), e-mail addresses, unique pupil numbers
+(valid check letter), and full dates of birth written in text ("DOB 12/03/2011", "born
+on 4 May 2012"); and the names of columns and keys that say DOB / UPN / NHS / name.
 
 Values are stored masked: a report must never repeat the identifier it warns about.
+Check digits come from python-stdnum; the number, postcode and date patterns are plain
+regular expressions (no maintained library finds these inside free text).
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +31,307 @@ class IdentifierFinding:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An identifier found in a string: its kind and where it is."""
+
+    kind: str
+    start: int
+    end: int
+    value: str
+
+
+# ------------------------------------------------------------------------- the patterns
+
+_NHS = re.compile(r"(?<![\w/.-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w/-]|\.\d)")
+# HMRC: no D F I Q U V in either letter, O not second; BG GB KN NK NT TN ZZ never issued.
+_NINO = re.compile(
+    r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+    r" ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_POSTCODE = re.compile(
+    r"(?<![A-Za-z0-9])(?:GIR ?0AA|[A-PR-UWYZ](?:\d[A-HJKPSTUW\d]?|[A-HK-Y]\d[ABEHMNPRVWXY\d]?)"
+    r" ?\d[ABD-HJLNP-UW-Z]{2})(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_UPN = re.compile(r"(?<![A-Za-z0-9])[A-Z]\d{11}[0-9A-Z](?![A-Za-z0-9])", re.IGNORECASE)
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_FULL_DATE = (
+    r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})(?!\d)"
+    r"|\d{4}-\d{2}-\d{2}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?(?:\s+of)?\s+{_MONTH}\.?,?\s+\d{{4}}"
+    rf"|{_MONTH}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
+)
+_DOB = re.compile(
+    r"(?<![A-Za-z])(?:d\.?\s?o\.?\s?b\.?|date\s+of\s+birth|birth\s*date|born(?:\s+on)?)"
+    rf"(?:\s*(?:[:=,(-]|is|was|on)\s*)*\s*(?P<date>{_FULL_DATE})",
+    re.IGNORECASE,
+)
+# Stretches of text that may hold a phone number: only these go to `phonenumbers`
+# (whose matcher is slow on long text: ~0.7 MB/s).
+_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d ()\-.]{8,}\d")
+# UK mobile shape (07xxx xxxxxx): flagged even in ranges not yet allocated (e.g. Ofcom's
+# 07700 900xxx) that `phonenumbers` rightly calls invalid — it is still someone's number.
+_UK_MOBILE = re.compile(r"(?<![\d+])(?:\+44\s?7|\(?07)\d{3}\)?[\s-]?\d{3}[\s-]?\d{3}(?!\d)")
+
+# When two hits overlap, the earlier kind in this order wins (a more specific pattern).
+PRIORITY = ("nhs_number", "ni_number", "upn", "email", "date_of_birth", "phone", "postcode")
+
+
+def _nhs_valid(digits: str) -> bool:
+    from stdnum.gb import nhs
+
+    return nhs.is_valid(digits)
+
+
+def _upn_valid(value: str) -> bool:
+    from stdnum.gb import upn
+
+    return upn.is_valid(value.upper())
+
+
+def _phones(text: str) -> Iterator[Hit]:
+    import phonenumbers
+
+    for candidate in _PHONE_CANDIDATE.finditer(text):
+        chunk = candidate.group()
+        if sum(c.isdigit() for c in chunk) < 10:
+            continue
+        base = candidate.start()
+        prefix_start = max(0, base - 1)  # keep a "+" that the candidate left out
+        for match in phonenumbers.PhoneNumberMatcher(
+            text[prefix_start : candidate.end()], "GB", leniency=phonenumbers.Leniency.VALID
+        ):
+            yield Hit(
+                "phone", prefix_start + match.start, prefix_start + match.end, match.raw_string
+            )
+    for match in _UK_MOBILE.finditer(text):
+        yield Hit("phone", match.start(), match.end(), match.group())
+
+
+def find_identifiers(text: str) -> list[Hit]:
+    """Every identifier in `text`, in order, overlaps resolved by `PRIORITY`."""
+    if not text:
+        return []
+    hits: list[Hit] = []
+    for m in _NHS.finditer(text):
+        if _nhs_valid(re.sub(r"\D", "", m.group())):
+            hits.append(Hit("nhs_number", m.start(), m.end(), m.group()))
+    hits += [Hit("ni_number", m.start(), m.end(), m.group()) for m in _NINO.finditer(text)]
+    for m in _UPN.finditer(text):
+        if _upn_valid(m.group()):
+            hits.append(Hit("upn", m.start(), m.end(), m.group()))
+    hits += [Hit("email", m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
+    hits += [
+        Hit("date_of_birth", m.start("date"), m.end("date"), m.group("date"))
+        for m in _DOB.finditer(text)
+    ]
+    if any(c.isdigit() for c in text):
+        hits += list(_phones(text))
+    hits += [Hit("postcode", m.start(), m.end(), m.group()) for m in _POSTCODE.finditer(text)]
+    return _resolve(hits)
+
+
+def _resolve(hits: list[Hit]) -> list[Hit]:
+    rank = {kind: i for i, kind in enumerate(PRIORITY)}
+    kept: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (rank[h.kind], h.start, -h.end)):
+        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: (h.start, rank[h.kind]))
+
+
+# ------------------------------------------------------------------------------ masking
+
+_KEEP = {"nhs_number": 3, "ni_number": 2, "phone": 2, "postcode": 1, "email": 1, "upn": 1}
+
+
+def mask(value: str, keep: int = 0) -> str:
+    """Letters and digits after the first `keep` become "*"; punctuation and spaces stay,
+    so the shape of the value is recognisable and the value is not."""
+    out = []
+    shown = 0
+    for char in value:
+        if char.isalnum():
+            if shown < keep:
+                out.append(char)
+                shown += 1
+            else:
+                out.append("*")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def mask_hit(hit: Hit) -> str:
+    return mask(hit.value, _KEEP.get(hit.kind, 0))
+
+
+# ------------------------------------------------------------- identifying names of keys
+
+_NAME_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("date of birth", re.compile(r"\b(dob|d o b|date of birth|birth ?date|dateofbirth)\b")),
+    ("unique pupil number", re.compile(r"\b(upn|unique pupil (number|no)|pupil (number|no))\b")),
+    ("NHS number", re.compile(r"\b(nhs|chi (number|no))\b")),
+    ("NI number", re.compile(r"\b(nino|ni (number|no)|national insurance)\b")),
+    (
+        "name",
+        re.compile(
+            r"\b(name|names|forename|forenames|surname|first ?name|last ?name|full ?name"
+            r"|given ?name|family ?name|middle ?name)\b"
+        ),
+    ),
+    ("address", re.compile(r"\b(address|post ?code|postal code|street)\b")),
+    ("contact details", re.compile(r"\b(e ?mail|phone|telephone|mobile|tel)\b")),
+)
+# "Team name", "School name": names of things, not of people.
+_NOT_A_PERSON = re.compile(
+    r"\b(team|school|provider|organi[sz]ation|service|agency|authority|la|placement"
+    r"|establishment|setting|file|sheet|rule|pack|unit|locality|project|user ?name)\b"
+)
+
+
+def _words(name: str) -> str:
+    # "MC_DOB" → "mc dob", "childFirstName" → "child first name"
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)
+    return " ".join(re.split(r"[^A-Za-z0-9]+", spaced)).strip().casefold()
+
+
+def identifying_name(name: str) -> str | None:
+    """What a column or key name says it holds, when that identifies a person."""
+    words = _words(name)
+    for what, pattern in _NAME_RULES:
+        if pattern.search(words):
+            if what == "name" and _NOT_A_PERSON.search(words):
+                continue
+            return what
+    return None
+
+
+# ---------------------------------------------------------------------------- the guard
+
+
+class SourceWithColumns(Protocol):
+    label: str
+
+    def columns(self) -> Sequence[Any]: ...
+
+
+# Keys of the canonical model: their names never identify anyone.
+_CANONICAL = frozenset(
+    {
+        "record_id", "worker", "team", "case_type", "child", "age_years", "ethnicity",
+        "first_language", "religion", "siblings", "sibling_id", "relationship",
+        "lives_with_child", "carers", "carer_id", "events", "type", "date", "notes",
+        "note_id", "author", "text",
+    }
+)  # fmt: skip
+
+
+class PrivacyGuard:
+    """Scans sources and records as they stream; `run_audit` collects the findings."""
+
+    def scan_source(self, source: Any) -> list[IdentifierFinding]:
+        """Identifying column names of a mapped export (sources without columns: none)."""
+        columns = getattr(source, "columns", None)
+        if columns is None:
+            return []
+        findings = []
+        for column in columns():
+            what = identifying_name(column.name)
+            if what:
+                read = "read by the mapping" if column.mapped else "not read by the mapping"
+                findings.append(
+                    IdentifierFinding(
+                        "identifying_column",
+                        column.where,
+                        None,
+                        f"column {column.name!r} ({column.ref}): {what}, {read}",
+                        None,
+                        "",
+                    )
+                )
+        return findings
+
+    def scan_item(self, item: Any) -> list[IdentifierFinding]:
+        """A read item: a parsed `SourcedRecord`, or a raw `.jsonl` line (`RawLine`) that
+        worker processes will parse; the guard decodes it here only to read its strings."""
+        record = getattr(item, "record", None)
+        if record is not None:
+            return self.scan_record(item.source, record)
+        text = getattr(item, "text", None)
+        if isinstance(text, str):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                return []  # rejected by the reader anyway; nothing to locate values in
+            return self.scan_record(item.source, data) if isinstance(data, dict) else []
+        return []
+
+    def scan_record(self, source: str, record: Any) -> list[IdentifierFinding]:
+        """Every identifier in one record (a `recaudit.records.Record` or its JSON dict)."""
+        if isinstance(record, dict):
+            data = record
+            rid_value = record.get("record_id")
+            rid = str(rid_value) if isinstance(rid_value, str | int) else None
+        else:
+            data = record.model_dump(mode="json", exclude_unset=True)
+            rid = record.record_id
+        findings: list[IdentifierFinding] = []
+        for path, key, value in _walk(data, ""):
+            if key is not None and key not in _CANONICAL:
+                what = identifying_name(key)
+                if what:
+                    findings.append(
+                        IdentifierFinding(
+                            "identifying_field",
+                            source,
+                            rid,
+                            f"{path}: {what}",
+                            None,
+                            mask(value) if isinstance(value, str) else "",
+                        )
+                    )
+            if not isinstance(value, str):
+                continue
+            for hit in find_identifiers(value):
+                findings.append(
+                    IdentifierFinding(
+                        hit.kind,
+                        source,
+                        mask(rid) if path == "record_id" and rid else rid,
+                        path,
+                        hit.start if path.endswith(".text") else None,
+                        mask_hit(hit),
+                    )
+                )
+        return findings
+
+
+def _walk(value: Any, path: str, key: str | None = None) -> Iterator[tuple[str, str | None, Any]]:
+    """(path, key, value) for every value; notes are addressed by note_id."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, f"{path}.{k}" if path else str(k), str(k))
+        return
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if path == "notes" and isinstance(item, dict) and "note_id" in item:
+                label = f"notes[{item['note_id']}]"
+            else:
+                label = f"{path}[{index}]"
+            yield from _walk(item, label, None)
+        return
+    yield path, key, value
+
+
+def scan_texts(texts: Iterable[str]) -> list[list[Hit]]:
+    """`find_identifiers` over many strings (for evaluation scripts)."""
+    return [find_identifiers(t) for t in texts]
