@@ -99,7 +99,7 @@ def mapped_sources_or_exit(inputs: list[Path], mapping: Path, encoding: str | No
 def _print_warnings(sources: list) -> None:
     for source in sources:
         for warning in getattr(source, "warnings", []):
-            err_console.print(f"warning: {warning}", highlight=False, markup=False)
+            err_console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
 
 
 def print_privacy(findings: list, limit: int = 10) -> None:
@@ -111,12 +111,14 @@ def print_privacy(findings: list, limit: int = 10) -> None:
         f"privacy: {len(findings)} possible identifier(s) in the input ({shown})",
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
     for finding in findings[:limit]:
         err_console.print(
             f"  {finding.source} {finding.location}: {finding.kind} {finding.masked}".rstrip(),
             highlight=False,
             markup=False,
+            soft_wrap=True,
         )
     if len(findings) > limit:
         err_console.print(f"  … and {len(findings) - limit} more", highlight=False)
@@ -233,6 +235,7 @@ def convert(
         + (f" (see {rejected_path})" if result.rejected else ""),
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
 
 

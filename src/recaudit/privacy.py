@@ -45,7 +45,7 @@ class Hit:
 
 # ------------------------------------------------------------------------- the patterns
 
-_NHS = re.compile(r"(?<![\w/.-])\d{3}[ -]?\d{3}[ -]?\d{4}(?![\w/-]|\.\d)")
+_NHS = re.compile(r"(?<![\w/.-])[3-9]\d{2}[ -]?\d{3}[ -]?\d{4}(?![\w/-]|\.\d)")
 # HMRC: no D F I Q U V in either letter, O not second; BG GB KN NK NT TN ZZ never issued.
 _NINO = re.compile(
     r"(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
@@ -75,8 +75,9 @@ _DOB = re.compile(
     re.IGNORECASE,
 )
 # Stretches of text that may hold a phone number: only these go to `phonenumbers`
-# (whose matcher is slow on long text: ~0.7 MB/s).
-_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d ()\-.]{8,}\d")
+# (whose matcher is slow on long text: ~0.7 MB/s). A UK number is written from its
+# leading 0 (national) or + (international); other digit runs are not tried.
+_PHONE_CANDIDATE = re.compile(r"(?<![\w+])(?:\+|\(?0)[\d ()\-.]{8,}\d")
 # UK mobile shape (07xxx xxxxxx): flagged even in ranges not yet allocated (e.g. Ofcom's
 # 07700 900xxx) that `phonenumbers` rightly calls invalid — it is still someone's number.
 _UK_MOBILE = re.compile(r"(?<![\d+])(?:\+44\s?7|\(?07)\d{3}\)?[\s-]?\d{3}[\s-]?\d{3}(?!\d)")
@@ -92,9 +93,12 @@ def _nhs_valid(digits: str) -> bool:
 
 
 def _upn_valid(value: str) -> bool:
+    # Only the check letter: stdnum's `is_valid` also requires an English LA number from
+    # its 2011 list, which would miss every Welsh UPN (LA numbers 660-681) and newer LAs.
     from stdnum.gb import upn
 
-    return upn.is_valid(value.upper())
+    value = value.upper()
+    return value[-1] not in "IOS" and upn.calc_check_digit(value[1:]) == value[0]
 
 
 def _phones(text: str) -> Iterator[Hit]:

@@ -82,19 +82,17 @@ def _find_header(
 ) -> tuple[Row, list[str]]:
     """Consume rows up to and including the header; returns it and warnings."""
     wanted = {header_key(c) for c in required}
-    skipped: list[int] = []
+    looked = 0
     for row in rows:
         if header_row is not None:
             if row.number < header_row:
-                skipped.append(row.number)
                 continue
-            return row, _skip_warning(where, skipped)
-        names = {header_key(c) for c in row.cells}
-        if wanted <= names:
-            return row, _skip_warning(where, skipped)
-        if len(skipped) >= HEADER_SEARCH_ROWS:
+            return row, _skip_warning(where, row.number)
+        if wanted <= {header_key(c) for c in row.cells}:
+            return row, _skip_warning(where, row.number)
+        looked += 1
+        if looked >= HEADER_SEARCH_ROWS:
             break
-        skipped.append(row.number)
     if header_row is not None:
         raise ExportError(f"{where}: no row {header_row} (header_row in the mapping)")
     raise ExportError(
@@ -103,12 +101,12 @@ def _find_header(
     )
 
 
-def _skip_warning(where: str, skipped: list[int]) -> list[str]:
-    if not skipped:
+def _skip_warning(where: str, header_number: int) -> list[str]:
+    if header_number <= 1:
         return []
     return [
-        f"{where}: skipped {len(skipped)} row(s) above the header "
-        f"(rows {skipped[0]}–{skipped[-1]}: blank, title or merged cells)"
+        f"{where}: skipped {header_number - 1} row(s) above the header "
+        f"(blank, title or merged cells); the header is row {header_number}"
     ]
 
 
