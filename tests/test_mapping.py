@@ -108,7 +108,7 @@ def test_annex_a_list7_audits_with_worker_team_and_codes_normalised(tmp_path: Pa
     assert all(r["case_type"] == "child_protection" for r in records)
     audit = run_audit(mapped_exports([book], MAPPINGS / "annex-a-list7.yaml"), PACK)
     assert outcomes(audit, "ethnicity-recorded") == Counter(met=6, not_met=1)
-    assert audit.records[0].source.startswith(f"{book.as_posix()}:List 7:2")
+    assert next(iter(audit.records)).source.startswith(f"{book.as_posix()}:List 7:2")
     assert "Petra Wills" in audit.workers
 
 
