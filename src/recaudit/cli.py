@@ -300,6 +300,125 @@ def print_summary(result: Audit, written: list[Path]) -> None:
         console.print(f"wrote {path}", highlight=False, markup=False)
 
 
+OUTCOME_STYLE = {"met": "bold green", "partial": "bold yellow", "not_met": "bold red",
+                 "not_applicable": "dim"}
+
+
+def _highlighted(sentence: str, offset: int, spans: list[tuple[int, int, str]]):  # -> Text
+    from rich.text import Text
+
+    text = Text(" ".join(sentence.split("\n")))
+    for start, end, style in spans:
+        lo, hi = max(0, start - offset), min(len(sentence), end - offset)
+        if hi > lo:
+            text.stylize(style, lo, hi)
+    return text
+
+
+@app.command()
+def explain(
+    input: Annotated[Path, typer.Argument(help="Canonical records (.jsonl or .json).")],
+    record_id: Annotated[str, typer.Argument(help="The record to explain.")],
+    rule: Annotated[str | None, typer.Option("--rule", help="Only this rule id.")] = None,
+    rules: RulesOption = None,
+) -> None:
+    """Show a record's outcomes with highlighted evidence, the cues that fired, and the
+    sentences that almost counted and why not."""
+    from recaudit.explain import RecordNotFound, explain_record, find_record
+
+    pack = load_pack_or_exit(rules)
+    if not input.is_file():
+        raise _fail(f"cannot read {input}", EXIT_INPUT)
+    try:
+        record = find_record([input], record_id)
+        explanation = explain_record(record, pack, rule)
+    except RecordNotFound:
+        raise _fail(f"no record {record_id!r} in {input}", EXIT_INPUT) from None
+    except KeyError as exc:
+        raise _fail(str(exc.args[0]), EXIT_USAGE) from None
+    console.print(f"[bold]{explanation.record_id}[/] ({explanation.case_type}) — pack {pack.name}",
+                  highlight=False)
+    for item in explanation.rules:
+        style = OUTCOME_STYLE.get(item.outcome, "")
+        console.print()
+        console.print(f"[{style}]{item.outcome.upper()}[/]  [bold]{item.rule_id}[/] — {item.title}",
+                      highlight=False)
+        console.print(f"  reason: {item.reason}", highlight=False, markup=False)
+        for ev in item.evidence:
+            sentence = ev.sentence or ev.text
+            offset = ev.sentence_start if ev.sentence_start is not None else ev.start
+            spans = [(ev.start, ev.end, "bold reverse green")]
+            spans += [(c.start, c.end, "underline yellow") for c in item.cues
+                      if c.note_id == ev.note_id and offset <= c.start < offset + len(sentence)]
+            line = _highlighted(sentence, offset, spans)
+            line.pad_left(4)
+            console.print(f"  evidence {ev.note_id} [{ev.start}:{ev.end}]:", highlight=False)
+            console.print(line)
+        if item.cues:
+            shown = ", ".join(f"{c.category} '{c.text}' ({c.note_id})" for c in item.cues[:12])
+            console.print(f"  cues fired: {shown}", highlight=False, markup=False)
+        if item.near_misses:
+            console.print("  almost counted:", highlight=False)
+            for miss in item.near_misses[:10]:
+                spans = [(miss.start, miss.end, "bold red")]
+                spans += [(c.start, c.end, "underline yellow") for c in miss.cues]
+                line = _highlighted(miss.sentence, miss.sentence_start, spans)
+                line.pad_left(4)
+                console.print(line)
+                console.print(f"      {miss.note_id}: not '{miss.tier}' — "
+                              + "; ".join(miss.why_not), highlight=False, markup=False)
+
+
+@app.command()
+def evaluate(
+    input: Annotated[list[Path], typer.Argument(help="Canonical records (.jsonl or .json).")],
+    gold: Annotated[Path, typer.Option("--gold", help="Human labels (gold.jsonl format).")],
+    rules: RulesOption = None,
+    rule: Annotated[list[str] | None, typer.Option("--rule", help="Only these rule ids.")] = None,
+    format: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+) -> None:
+    """Agreement between the pack's outcomes and human audit labels: per-rule confusion
+    matrix, precision/recall/F1 for met, Cohen's kappa."""
+    import json
+
+    from recaudit.evaluate import GoldError, evaluate_files
+
+    if format not in ("table", "json"):
+        raise _fail("--format must be table or json", EXIT_USAGE)
+    pack = load_pack_or_exit(rules)
+    for path in [*input, gold]:
+        if not path.is_file():
+            raise _fail(f"cannot read {path}", EXIT_INPUT)
+    try:
+        result = evaluate_files(input, gold, pack, rule)
+    except GoldError as exc:
+        raise _fail(str(exc), EXIT_INPUT) from None
+    if format == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+        return
+    table = Table(title=f"Agreement with {gold.name} ({result.records_audited} records)")
+    for column in ("rule", "labels", "agreement", "kappa", "met P", "met R", "met F1"):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+
+    def fmt(value: float | None) -> str:
+        return "–" if value is None else f"{value:.2f}"
+
+    for r in result.rules:
+        table.add_row(r.rule_id, str(r.total), _percent(r.agreement), fmt(r.kappa),
+                      fmt(r.precision_met), fmt(r.recall_met), fmt(r.f1_met))
+    table.add_row("overall", str(result.total), _percent(result.agreement), "", "", "", "",
+                  style="bold")
+    console.print(table)
+    for r in result.rules:
+        if not r.disagreements:
+            continue
+        cells = ", ".join(f"{rec} (gold {g}, got {p})" for rec, g, p in r.disagreements[:8])
+        console.print(f"{r.rule_id} disagreements: {cells}", highlight=False, markup=False)
+    if result.unmatched_gold:
+        console.print(f"{result.unmatched_gold} gold label(s) had no audited record or rule",
+                      highlight=False)
+
+
 def main() -> None:
     app()
 

@@ -12,7 +12,7 @@ import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from recaudit.evidence.attribution import (
@@ -169,6 +169,7 @@ def evaluate_tier(
     findings: list[Finding] = []
     labels = {name for name, _ in tier.targets}
     veto = tier.vetoed_by.search(text) if tier.vetoed_by else None
+    by_event: dict[tuple[int, int], int] = {}
     for t_start, t_end, label in all_target_hits:
         if label not in labels:
             continue
@@ -191,15 +192,29 @@ def evaluate_tier(
                 continue
             co_terms = [span for _, span in sorted(found)]
         first: Finding | None = None
+        event: tuple[int, int] | None = None
         for co in co_terms:
             finding = _judge(tier, note, an, cue_set, people, (t_start, t_end), label, co,
                              s_index, veto)
+            if finding.accepted or first is None:
+                first, event = finding, co
             if finding.accepted:
-                first = finding
                 break
-            first = first or finding
-        if first is not None:
-            findings.append(first)
+        if first is None:
+            continue
+        # Two targets sharing one event ("active offer of advocacy … made") are one mention:
+        # merge them into a single finding covering both.
+        if event is not None and event in by_event:
+            i = by_event[event]
+            if findings[i].accepted == first.accepted:
+                start, end = min(findings[i].start, first.start), max(findings[i].end, first.end)
+                findings[i] = replace(findings[i], start=start, end=end, text=text[start:end],
+                                      cues=tuple(sorted(set(findings[i].cues) | set(first.cues),
+                                                        key=lambda c: c[2])))
+                continue
+        if event is not None:
+            by_event[event] = len(findings)
+        findings.append(first)
     return findings
 
 

@@ -8,10 +8,12 @@ cached or sent between processes cheaply.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 _NLP: Any = None
+_INITIAL = re.compile(r"^[A-Z0-9]{1,3}\.$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +35,15 @@ def _register_components() -> None:
         def line_breaks(doc: Any) -> Any:
             # Case notes put template lines and checklist items on their own lines, often
             # without a full stop: every line starts a new sentence.
+            # Also: the tokenizer keeps "F." together (an initial), so the sentencizer never
+            # sees the full stop in "…made to Child F. Action: …". Anonymised names end in
+            # capitals, so a short all-caps token with a full stop before a capital ends a
+            # sentence.
             for i in range(1, len(doc)):
                 prev = doc[i - 1]
-                if "\n" in prev.whitespace_ or ("\n" in prev.text and prev.is_space):
+                newline = "\n" in prev.whitespace_ or ("\n" in prev.text and prev.is_space)
+                initial = _INITIAL.match(prev.text) and doc[i].text[:1].isupper()
+                if newline or initial:
                     doc[i].is_sent_start = True
             return doc
 

@@ -21,7 +21,7 @@ The outcome is the best tier with an accepted finding (met before partial), else
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -209,6 +209,10 @@ def _cue_hits(f: Any) -> list[CueHit]:
     ]
 
 
+def _unique(hits: Iterable[CueHit]) -> tuple[CueHit, ...]:
+    return tuple(dict.fromkeys(hits))
+
+
 def _quote(text: str, limit: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -237,9 +241,9 @@ def decide(rule: TextEvidenceRule, record: Record, findings: list[Any]) -> RuleR
                                       non_blocking[:2]) + ")"
         more = f"; +{len(chosen) - 1} more" if len(chosen) > 1 else ""
         reason = f"{lead.tier.label} in {lead.note_id}: '{_quote(lead.text)}'{extra}{more}"
-        cues = [h for f in chosen for h in _cue_hits(f)]
+        cues = _unique(h for f in chosen for h in _cue_hits(f))
         return result(rule.id, outcome, reason, evidence=tuple(_evidence(f) for f in chosen),
-                      cues=tuple(cues))
+                      cues=cues)
     near = [f for f in findings if not f.accepted]
     if near:
         shown = []
@@ -247,8 +251,8 @@ def decide(rule: TextEvidenceRule, record: Record, findings: list[Any]) -> RuleR
             shown.append(f"{f.note_id} '{_quote(f.text, 60)}' {f.rejected_by[0]}")
         more = f"; +{len(near) - 3} more" if len(near) > 3 else ""
         reason = "no evidence: " + "; ".join(shown) + more
-        cues = [h for f in near for h in _cue_hits(f)]
-        return result(rule.id, "not_met", reason, cues=tuple(cues[:20]))
+        cues = _unique(h for f in near for h in _cue_hits(f))
+        return result(rule.id, "not_met", reason, cues=cues[:20])
     checked = ", ".join(n.note_id for n in record.notes) or "none"
     missing = rule.missing or f"no note records {rule.title.lower()}"
     return result(rule.id, "not_met", f"no evidence: {missing} (checked notes: {checked})")
