@@ -166,9 +166,16 @@ def audit(
             help="Write no report when the input holds possible identifiers (exit status 1).",
         ),
     ] = False,
+    lang: Annotated[
+        str, typer.Option("--lang", help="Language of the HTML report: en (default) or cy.")
+    ] = "en",
 ) -> None:
     """Audit records and write audit.json, audit.xlsx and audit.html."""
     from recaudit.audit import REPORT_FORMATS, InputError, run_audit, write_reports
+    from recaudit.report.i18n import languages
+
+    if lang not in languages():
+        raise _fail(f"--lang: no report language {lang!r}; choose from {languages()}", EXIT_USAGE)
 
     chosen = [f.strip() for f in formats.split(",") if f.strip()]
     unknown = sorted(set(chosen) - set(REPORT_FORMATS))
@@ -198,7 +205,7 @@ def audit(
                 "--strict-anonymisation: the input is not anonymised; no report was written",
                 EXIT_INPUT,
             )
-    written = write_reports(result, out, chosen, per_worker=per_worker)
+    written = write_reports(result, out, chosen, per_worker=per_worker, lang=lang)
     print_summary(result, written)
 
 

@@ -1,20 +1,93 @@
-"""`audit.html` (first version: summary + findings; see issue 5 for the full report)."""
+"""The HTML report: `audit.html` (service overview) plus `workers/*.html` and `teams/*.html`.
+
+Pages are self-contained (stylesheet inline, nothing fetched, works from `file://`, no
+JavaScript needed). Page data is built first (`report.pages`), then autoescaped jinja2
+templates lay it out; report text comes from the message catalogue (`report.i18n`).
+A Content-Security-Policy allows only our own stylesheet (by hash): no script, no image,
+no frame, no form may run or load, whatever a case note contains.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from recaudit.audit import Audit
+from recaudit.report.i18n import DEFAULT_LANG, Formatter, translations
+from recaudit.report.pages import TEAMS_DIR, WORKERS_DIR, build_pages
 from recaudit.resources import templates_dir
 
+STYLESHEET = "report.css"
 
-def write_html(audit: Audit, path: Path, **_: Any) -> Path:
-    env = Environment(
-        loader=FileSystemLoader(templates_dir()), autoescape=select_autoescape(default=True)
+
+def csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+def content_security_policy(css: str) -> str:
+    return (
+        "default-src 'none'; "
+        f"style-src {csp_hash(css)}; "
+        "img-src 'none'; script-src 'none'; base-uri 'none'; form-action 'none'"
     )
-    html = env.get_template("audit.html.j2").render(audit=audit)
-    path.write_text(html, encoding="utf-8")
+
+
+def environment(lang: str = DEFAULT_LANG) -> Environment:
+    """The template environment for one report language (autoescape on for everything)."""
+    env = Environment(
+        loader=FileSystemLoader(templates_dir()),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    # newstyle gettext escapes the values put into a message, and fails loudly on a
+    # message whose placeholders do not match.
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+def _write(
+    env: Environment, template: str, path: Path, *, page: Any, root: str = "../", **shared: Any
+) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    html = env.get_template(template).render(page=page, meta=page.meta, root=root, **shared)
+    path.write_text(html, encoding="utf-8", newline="\n")
     return path
+
+
+def write_html(audit: Audit, path: Path, lang: str = DEFAULT_LANG, **_: Any) -> Path:
+    """Write the overview to `path` and the worker and team pages beside it."""
+    env = environment(lang)
+    css_text = (templates_dir() / STYLESHEET).read_text(encoding="utf-8")
+    # Our own static stylesheet, not record text: it must reach the page unescaped.
+    shared = {
+        "lang": lang,
+        "css": Markup(css_text),
+        "csp": content_security_policy(css_text),
+    }
+    out_dir = path.parent
+    written: set[Path] = set()
+    with build_pages(audit, Formatter(lang)) as pages:
+        for worker in pages.workers():
+            written.add(_write(env, "worker.html.j2", out_dir / worker.file, page=worker, **shared))
+        for team in pages.teams:
+            written.add(_write(env, "team.html.j2", out_dir / team.file, page=team, **shared))
+        _remove_stale(out_dir, written)
+        return _write(env, "overview.html.j2", path, page=pages.overview, root="", **shared)
+
+
+def _remove_stale(out_dir: Path, written: set[Path]) -> None:
+    """Pages left from an earlier run into the same folder would show workers who are not
+    in this audit; the two page folders belong to the report, so tidy them."""
+    for folder in (WORKERS_DIR, TEAMS_DIR):
+        for old in (out_dir / folder).glob("*.html"):
+            if old not in written:
+                old.unlink()
