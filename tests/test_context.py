@@ -8,19 +8,25 @@ from recaudit.evidence.context import CueSet, CueSpec, find_cues, modifiers
 from recaudit.evidence.matching import inflections, phrase_regex, term_from_item
 from recaudit.evidence.pipeline import segment
 
-CUES = CueSet.build([
-    {"pattern": [";", "but", "however"], "category": "terminate", "direction": "terminate"},
-    {"pattern": "not", "category": "negated", "direction": "forward", "max_scope": 4},
-    {"pattern": "not only", "category": "pseudo", "direction": "pseudo"},
-    {"pattern": "will", "category": "planned", "direction": "forward"},
-    {"pattern": "if", "category": "hypothetical", "direction": "forward"},
-    {"pattern": "declined", "category": "declined", "direction": "both", "max_scope": 6},
-    {"regex": "_{2,}", "category": "template", "direction": "backward"},
-    {"pattern": "was offered", "category": "tie_a", "direction": "forward"},
-    {"pattern": "offered an", "category": "tie_b", "direction": "forward"},
-    {"pattern": "mum", "category": "other_person", "direction": "forward",
-     "targets": ["advocacy"]},
-])
+CUES = CueSet.build(
+    [
+        {"pattern": [";", "but", "however"], "category": "terminate", "direction": "terminate"},
+        {"pattern": "not", "category": "negated", "direction": "forward", "max_scope": 4},
+        {"pattern": "not only", "category": "pseudo", "direction": "pseudo"},
+        {"pattern": "will", "category": "planned", "direction": "forward"},
+        {"pattern": "if", "category": "hypothetical", "direction": "forward"},
+        {"pattern": "declined", "category": "declined", "direction": "both", "max_scope": 6},
+        {"regex": "_{2,}", "category": "template", "direction": "backward"},
+        {"pattern": "was offered", "category": "tie_a", "direction": "forward"},
+        {"pattern": "offered an", "category": "tie_b", "direction": "forward"},
+        {
+            "pattern": "mum",
+            "category": "other_person",
+            "direction": "forward",
+            "targets": ["advocacy"],
+        },
+    ]
+)
 
 
 def categories_at(text: str, word: str, label: str = "advocacy") -> set[str]:
@@ -34,14 +40,17 @@ def categories_at(text: str, word: str, label: str = "advocacy") -> set[str]:
     return {c.category for c in mods}
 
 
-@pytest.mark.parametrize(("text", "word", "expected"), [
-    ("Advocacy was not offered.", "offered", {"negated"}),
-    ("I will offer advocacy next week.", "offer", {"planned"}),
-    ("If she wants it I could offer advocacy.", "offer", {"hypothetical"}),
-    ("Child A declined advocacy.", "advocacy", {"declined"}),
-    ("Advocacy offered? ____", "offered", {"template"}),
-    ("Mum offered advocacy.", "advocacy", {"other_person"}),
-])
+@pytest.mark.parametrize(
+    ("text", "word", "expected"),
+    [
+        ("Advocacy was not offered.", "offered", {"negated"}),
+        ("I will offer advocacy next week.", "offer", {"planned"}),
+        ("If she wants it I could offer advocacy.", "offer", {"hypothetical"}),
+        ("Child A declined advocacy.", "advocacy", {"declined"}),
+        ("Advocacy offered? ____", "offered", {"template"}),
+        ("Mum offered advocacy.", "advocacy", {"other_person"}),
+    ],
+)
 def test_each_category_modifies_its_target(text: str, word: str, expected: set[str]) -> None:
     assert categories_at(text, word) == expected
 
@@ -52,11 +61,14 @@ def test_scope_ends_at_max_scope() -> None:
     assert "negated" in categories_at(text, "have")
 
 
-@pytest.mark.parametrize("text", [
-    "Worker could not contact family; advocacy offered.",
-    "Not seen, but offered advocacy.",
-    "She did not attend, however offered advocacy.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Worker could not contact family; advocacy offered.",
+        "Not seen, but offered advocacy.",
+        "She did not attend, however offered advocacy.",
+    ],
+)
 def test_terminators_end_scope(text: str) -> None:
     assert categories_at(text, "offered") == set()
 
@@ -105,8 +117,9 @@ def test_cue_spec_validation() -> None:
     with pytest.raises(ValueError):
         CueSpec.model_validate({"regex": "(", "category": "negated", "direction": "forward"})
     with pytest.raises(ValueError):
-        CueSpec.model_validate({"pattern": "x", "category": "n", "direction": "forward",
-                                "colour": "red"})
+        CueSpec.model_validate(
+            {"pattern": "x", "category": "n", "direction": "forward", "colour": "red"}
+        )
 
 
 def test_inflections_and_phrases() -> None:

@@ -30,8 +30,11 @@ def agreement() -> dict[str, tuple[int, int]]:
         record = Record.model_validate_json(line)
         for rule_id in TEXT_RULES:
             rule = pack.rule(rule_id)
-            outcome = ("not_applicable" if rule.applicability(record) is not None
-                       else rule.evaluate(record, ctx).outcome)
+            outcome = (
+                "not_applicable"
+                if rule.applicability(record) is not None
+                else rule.evaluate(record, ctx).outcome
+            )
             counts[rule_id][1] += 1
             counts[rule_id][0] += outcome == gold[(record.record_id, rule_id)]
     return {k: (v[0], v[1]) for k, v in counts.items()}

@@ -14,16 +14,28 @@ from recaudit.explain import explain_record, find_record
 from recaudit.rulepack import load_pack
 
 RECORDS = [
-    {"record_id": "R1", "case_type": "child_protection", "child": {"age_years": 9},
-     "carers": [{"carer_id": "C1"}],
-     "notes": [
-         {"note_id": "N1",
-          "text": "Advocacy was not discussed. Child A told me she likes school."},
-         {"note_id": "N2",
-          "text": "I explained advocacy to Child A. Child A declined an advocate."},
-     ]},
-    {"record_id": "R2", "case_type": "care_leaver", "child": {"age_years": 18},
-     "notes": [{"note_id": "N1", "text": "Mum was offered an advocate. I will offer advocacy."}]},
+    {
+        "record_id": "R1",
+        "case_type": "child_protection",
+        "child": {"age_years": 9},
+        "carers": [{"carer_id": "C1"}],
+        "notes": [
+            {
+                "note_id": "N1",
+                "text": "Advocacy was not discussed. Child A told me she likes school.",
+            },
+            {
+                "note_id": "N2",
+                "text": "I explained advocacy to Child A. Child A declined an advocate.",
+            },
+        ],
+    },
+    {
+        "record_id": "R2",
+        "case_type": "care_leaver",
+        "child": {"age_years": 18},
+        "notes": [{"note_id": "N1", "text": "Mum was offered an advocate. I will offer advocacy."}],
+    },
 ]
 GOLD = [
     ("R1", "advocacy-active-offer", "met"),
@@ -40,9 +52,13 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     records = tmp_path / "records.jsonl"
     records.write_text("\n".join(json.dumps(r) for r in RECORDS) + "\n", encoding="utf-8")
     gold = tmp_path / "gold.jsonl"
-    gold.write_text("\n".join(
-        json.dumps({"record_id": a, "rule_id": b, "outcome": c, "why": ""}) for a, b, c in GOLD
-    ) + "\n", encoding="utf-8")
+    gold.write_text(
+        "\n".join(
+            json.dumps({"record_id": a, "rule_id": b, "outcome": c, "why": ""}) for a, b, c in GOLD
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return records, gold
 
 
@@ -54,8 +70,9 @@ def test_explain_api_gives_evidence_and_near_misses(files) -> None:
     assert item.outcome == "met"
     assert item.evidence[0].note_id == "N2"
     assert "declined" in {c.category for c in item.cues}
-    assert any(m.note_id == "N1" and any("negated" in w for w in m.why_not)
-               for m in item.near_misses)
+    assert any(
+        m.note_id == "N1" and any("negated" in w for w in m.why_not) for m in item.near_misses
+    )
 
 
 def test_evaluate_api(files) -> None:
@@ -75,8 +92,12 @@ def test_kappa_and_prf() -> None:
     # Example: 20/5/10/15 table → po 0.7, pe 0.5 → kappa 0.4
     k = cohens_kappa({"met": {"met": 20, "not_met": 5}, "not_met": {"met": 10, "not_met": 15}})
     assert k == pytest.approx(0.4)
-    ev = compare({("a", "r"): "met", ("b", "r"): "not_met", ("c", "r"): "met"},
-                 {("a", "r"): "met", ("b", "r"): "met", ("c", "r"): "not_met"}, ["r"], 3)
+    ev = compare(
+        {("a", "r"): "met", ("b", "r"): "not_met", ("c", "r"): "met"},
+        {("a", "r"): "met", ("b", "r"): "met", ("c", "r"): "not_met"},
+        ["r"],
+        3,
+    )
     r = ev.rule("r")
     assert r is not None
     assert r.precision_met == 0.5 and r.recall_met == 0.5 and r.f1_met == 0.5
@@ -121,8 +142,17 @@ def test_cli_evaluate_table_and_json(files) -> None:
 
 def test_cli_evaluate_dev_set(shared_dir: Path) -> None:
     dev = shared_dir / "dev-set"
-    out = runner.invoke(app, ["evaluate", str(dev / "records.jsonl"), "--gold",
-                              str(dev / "gold.jsonl"), "--format", "json"])
+    out = runner.invoke(
+        app,
+        [
+            "evaluate",
+            str(dev / "records.jsonl"),
+            "--gold",
+            str(dev / "gold.jsonl"),
+            "--format",
+            "json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     rules = {r["rule_id"]: r for r in json.loads(out.output)["rules"]}
     for rule_id in ("voice-of-child", "advocacy-active-offer", "carers-assessment-offer"):

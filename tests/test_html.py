@@ -386,6 +386,30 @@ def test_output_is_deterministic_and_stale_pages_are_removed(audit: Audit, tmp_p
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
+# --- the shipped samples with the default pack ---------------------------------------------
+
+
+def test_samples_with_the_default_pack_show_every_piece_of_evidence(tmp_path: Path) -> None:
+    from recaudit.audit import run_audit
+
+    samples = Path(__file__).resolve().parents[1] / "samples" / "records.jsonl"
+    audit = run_audit([samples], "wales-children")
+    write_html(audit, tmp_path / "audit.html")
+    stems = unique_filenames(audit.workers)
+    marks: dict[str, list[str]] = {}
+    for record in audit.records:
+        worker = record.worker or "(unallocated)"
+        for result in record.results:
+            marks.setdefault(worker, []).extend(e.text for e in result.evidence)
+    assert sum(len(m) for m in marks.values()) > 20
+    for worker, expected in marks.items():
+        page = parse(tmp_path / "workers" / f"{stems[worker]}.html")  # strict parse
+        assert [text(m) for m in page.iter("mark")] == [re.sub(r"\s+", " ", m) for m in expected]
+    parse(tmp_path / "audit.html")
+    for team in (tmp_path / "teams").glob("*.html"):
+        parse(team)
+
+
 # --- evidence cutting -----------------------------------------------------------------------
 
 

@@ -71,6 +71,17 @@ def report(audit: Audit, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 
 @pytest.fixture(scope="module")
+def samples_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped samples audited with the default pack (real evidence engine)."""
+    from recaudit.audit import run_audit
+
+    samples = Path(__file__).resolve().parents[1] / "samples" / "records.jsonl"
+    folder = tmp_path_factory.mktemp("browser-samples")
+    write_html(run_audit([samples], "wales-children"), folder / "audit.html")
+    return folder
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with sync_api.sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -120,9 +131,10 @@ def pages_to_check(report: dict[str, Path]) -> list[Path]:
     ]
 
 
-def test_zero_wcag_21_aa_violations(page, report: dict[str, Path]) -> None:
+def test_zero_wcag_21_aa_violations(page, report: dict[str, Path], samples_report: Path) -> None:
     problems = {}
-    for path in pages_to_check(report):
+    samples = [samples_report / "audit.html", *sorted((samples_report / "workers").glob("*.html"))]
+    for path in [*pages_to_check(report), *samples[:3]]:
         page.goto(path.as_uri())
         found = violations(page)
         if found:

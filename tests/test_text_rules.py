@@ -31,7 +31,7 @@ def test_issue_acceptance_sentences(sentence: str, outcome: str, category: str |
         assert category.replace("_", " ") in res.reason
     if outcome == "met":
         ev = res.evidence[0]
-        assert sentence[ev.start:ev.end] == ev.text
+        assert sentence[ev.start : ev.end] == ev.text
         assert ev.sentence is not None and ev.text in ev.sentence
         assert "advoca" in ev.text.lower()
 
@@ -47,30 +47,36 @@ def test_negated_reason_quotes_the_cue() -> None:
     assert "negated by 'not'" in res.reason and "N1" in res.reason
 
 
-@pytest.mark.parametrize("text", [
-    "AO made to YP today; she declined.",
-    "Explained advocasy to CYP and a referral was sent to NYAS.",
-    "Active offer of advocacy made? Yes - made in person to the young person today.",
-    "I explained to Child B what an independent advocate does.",
-    "Advocacy: [ ] offered  [x] declined",
-    "W1 made the active offer of advocacy to Child P and the Chair explained it again.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AO made to YP today; she declined.",
+        "Explained advocasy to CYP and a referral was sent to NYAS.",
+        "Active offer of advocacy made? Yes - made in person to the young person today.",
+        "I explained to Child B what an independent advocate does.",
+        "Advocacy: [ ] offered  [x] declined",
+        "W1 made the active offer of advocacy to Child P and the Chair explained it again.",
+    ],
+)
 def test_advocacy_offers_in_other_styles(text: str) -> None:
     assert run(ADVOCACY, text).outcome == "met"
 
 
-@pytest.mark.parametrize("text", [
-    "Active offer of advocacy made to young person? ____",
-    "Advocacy: [ ] offered  [ ] accepted  [ ] declined",
-    "Advocacy to be offered to Child AE before his review.",
-    "Action: W1 to make the active offer to Child F.",
-    "The active offer of advocacy has still not been made.",
-    "The Chair asked whether the active offer had been made.",
-    "I spoke with the older sister alone. I explained the active offer of advocacy to her.",
-    "Active offer of Welsh language services made to the young person.",
-    "Independent Visitor referral made for Child Q.",
-    "If Child A wants an advocate we would make a referral.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Active offer of advocacy made to young person? ____",
+        "Advocacy: [ ] offered  [ ] accepted  [ ] declined",
+        "Advocacy to be offered to Child AE before his review.",
+        "Action: W1 to make the active offer to Child F.",
+        "The active offer of advocacy has still not been made.",
+        "The Chair asked whether the active offer had been made.",
+        "I spoke with the older sister alone. I explained the active offer of advocacy to her.",
+        "Active offer of Welsh language services made to the young person.",
+        "Independent Visitor referral made for Child Q.",
+        "If Child A wants an advocate we would make a referral.",
+    ],
+)
 def test_advocacy_non_offers(text: str) -> None:
     assert run(ADVOCACY, text).outcome == "not_met"
 
@@ -84,16 +90,20 @@ def test_advocacy_evidence_from_the_right_note() -> None:
 
 # --- voice of the child -----------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    'Child A told me: "Dw i ddim yn hoffi pan mae Dad yn gweiddi ar Mam".',
-    "I saw Child A alone. She told me she wants to live with Nain.",
-    'In his words, "everyone is making a big deal out of nothing".',
-    "The young person said he wants to go to college.",
-    "YP said she is happy at her placement.",
-    "We did the three houses exercise and Child C drew her cat.",
-    "W&F work completed with CYP; she chose 8 for school.",
-    "Spoke with Child P. He doesn't want to go back home.",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Child A told me: "Dw i ddim yn hoffi pan mae Dad yn gweiddi ar Mam".',
+        "I saw Child A alone. She told me she wants to live with Nain.",
+        'In his words, "everyone is making a big deal out of nothing".',
+        "The young person said he wants to go to college.",
+        "YP said she is happy at her placement.",
+        "We did the three houses exercise and Child C drew her cat.",
+        "W&F work completed with CYP; she chose 8 for school.",
+        "Spoke with Child P. He doesn't want to go back home.",
+    ],
+)
 def test_voice_met(text: str) -> None:
     res = run(VOICE, text)
     assert res.outcome == "met", res.reason
@@ -113,27 +123,33 @@ def test_pronoun_resolves_to_the_child_not_the_adult() -> None:
     assert res.outcome == "not_met", res.reason
 
 
-@pytest.mark.parametrize("text", [
-    "Mum said he wants to come home.",
-    "The teacher said she was worried about him.",
-    'His older sister told me "he screams all night".',
-    "Child T's cousin told me \"I'm scared\".",
-    "Child A was not seen. Mum's view is that things are calmer.",
-    "Child's views: ____",
-    "Plan: W3 to meet Child O at school to seek his views.",
-    "I did not speak with her today.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mum said he wants to come home.",
+        "The teacher said she was worried about him.",
+        'His older sister told me "he screams all night".',
+        "Child T's cousin told me \"I'm scared\".",
+        "Child A was not seen. Mum's view is that things are calmer.",
+        "Child's views: ____",
+        "Plan: W3 to meet Child O at school to seek his views.",
+        "I did not speak with her today.",
+    ],
+)
 def test_voice_not_met(text: str) -> None:
     res = run(VOICE, text)
     assert res.outcome == "not_met", res.reason
 
 
-@pytest.mark.parametrize("text", [
-    "I asked Child F if I could speak with her alone; she did not want to talk today.",
-    "Tried to call the young person twice to hear his views; no answer.",
-    "Wishes and feelings session using the scaling cards, but Child AA left the session.",
-    "I asked Child AJ if he would do some likes and dislikes cards; he turned away.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I asked Child F if I could speak with her alone; she did not want to talk today.",
+        "Tried to call the young person twice to hear his views; no answer.",
+        "Wishes and feelings session using the scaling cards, but Child AA left the session.",
+        "I asked Child AJ if he would do some likes and dislikes cards; he turned away.",
+    ],
+)
 def test_voice_partial_attempts(text: str) -> None:
     res = run(VOICE, text)
     assert res.outcome == "partial", res.reason
@@ -152,27 +168,35 @@ def test_non_verbal_marker_enables_observation() -> None:
 
 
 def test_non_verbal_observation_attempt_is_partial() -> None:
-    text = ("Child S has no spoken words. I had hoped to observe Child S playing, "
-            "but she was asleep throughout the visit.")
+    text = (
+        "Child S has no spoken words. I had hoped to observe Child S playing, "
+        "but she was asleep throughout the visit."
+    )
     assert run(VOICE, text, age=6).outcome == "partial"
 
 
 # --- carers assessment ------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "outcome"), [
-    ("I offered Mum a carer's assessment; she declined.", "met"),
-    ("Carers assmt completed with Nan today.", "met"),
-    ("I have arranged a carer's assessment for 18/04.", "met"),
-    ("Young carer's assessment offered to Child I and completed.", "met"),
-    ("The Chair asked W3 to offer Nan a carer's assessment; W3 confirmed this was offered.",
-     "met"),
-    ("Dad has not been offered a carer's assessment yet.", "not_met"),
-    ("Action: W6 to offer Aunt a carer's assessment.", "not_met"),
-    ("Great-Nan to be offered a carer's assessment.", "not_met"),
-    ("Carer's assessment offered to Dad? ____", "not_met"),
-    ("Parenting assessment completed with Mum and Dad.", "not_met"),
-    ("The young person would benefit from a carer's assessment.", "not_met"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("I offered Mum a carer's assessment; she declined.", "met"),
+        ("Carers assmt completed with Nan today.", "met"),
+        ("I have arranged a carer's assessment for 18/04.", "met"),
+        ("Young carer's assessment offered to Child I and completed.", "met"),
+        (
+            "The Chair asked W3 to offer Nan a carer's assessment; W3 confirmed this was offered.",
+            "met",
+        ),
+        ("Dad has not been offered a carer's assessment yet.", "not_met"),
+        ("Action: W6 to offer Aunt a carer's assessment.", "not_met"),
+        ("Great-Nan to be offered a carer's assessment.", "not_met"),
+        ("Carer's assessment offered to Dad? ____", "not_met"),
+        ("Parenting assessment completed with Mum and Dad.", "not_met"),
+        ("The young person would benefit from a carer's assessment.", "not_met"),
+    ],
+)
 def test_carers(text: str, outcome: str) -> None:
     res = run(CARERS, text, case_type="care_and_support")
     assert res.outcome == outcome, res.reason
@@ -183,6 +207,5 @@ def test_text_kind_does_not_import_spacy_at_import_time() -> None:
     import sys
 
     code = "import recaudit.kinds.text, sys; print('spacy' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -17,15 +17,18 @@ def pack_and_ctx() -> tuple[Any, EvalContext]:
     return pack, EvalContext(pack.lexicons)
 
 
-def record(*texts: str, case_type: str = "child_protection", age: int | None = 10,
-           carers: int = 1) -> Record:
-    return Record.model_validate({
-        "record_id": "T-1",
-        "case_type": case_type,
-        "child": {"age_years": age},
-        "carers": [{"carer_id": f"C{i}", "relationship": "mother"} for i in range(carers)],
-        "notes": [{"note_id": f"N{i + 1}", "text": t} for i, t in enumerate(texts)],
-    })
+def record(
+    *texts: str, case_type: str = "child_protection", age: int | None = 10, carers: int = 1
+) -> Record:
+    return Record.model_validate(
+        {
+            "record_id": "T-1",
+            "case_type": case_type,
+            "child": {"age_years": age},
+            "carers": [{"carer_id": f"C{i}", "relationship": "mother"} for i in range(carers)],
+            "notes": [{"note_id": f"N{i + 1}", "text": t} for i, t in enumerate(texts)],
+        }
+    )
 
 
 def run(rule_id: str, *texts: str, **kw: Any) -> RuleResult:

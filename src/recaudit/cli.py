@@ -307,8 +307,12 @@ def print_summary(result: Audit, written: list[Path]) -> None:
         console.print(f"wrote {path}", highlight=False, markup=False)
 
 
-OUTCOME_STYLE = {"met": "bold green", "partial": "bold yellow", "not_met": "bold red",
-                 "not_applicable": "dim"}
+OUTCOME_STYLE = {
+    "met": "bold green",
+    "partial": "bold yellow",
+    "not_met": "bold red",
+    "not_applicable": "dim",
+}
 
 
 def _highlighted(sentence: str, offset: int, spans: list[tuple[int, int, str]]):  # -> Text
@@ -343,20 +347,27 @@ def explain(
         raise _fail(f"no record {record_id!r} in {input}", EXIT_INPUT) from None
     except KeyError as exc:
         raise _fail(str(exc.args[0]), EXIT_USAGE) from None
-    console.print(f"[bold]{explanation.record_id}[/] ({explanation.case_type}) — pack {pack.name}",
-                  highlight=False)
+    console.print(
+        f"[bold]{explanation.record_id}[/] ({explanation.case_type}) — pack {pack.name}",
+        highlight=False,
+    )
     for item in explanation.rules:
         style = OUTCOME_STYLE.get(item.outcome, "")
         console.print()
-        console.print(f"[{style}]{item.outcome.upper()}[/]  [bold]{item.rule_id}[/] — {item.title}",
-                      highlight=False)
+        console.print(
+            f"[{style}]{item.outcome.upper()}[/]  [bold]{item.rule_id}[/] — {item.title}",
+            highlight=False,
+        )
         console.print(f"  reason: {item.reason}", highlight=False, markup=False)
         for ev in item.evidence:
             sentence = ev.sentence or ev.text
             offset = ev.sentence_start if ev.sentence_start is not None else ev.start
             spans = [(ev.start, ev.end, "bold reverse green")]
-            spans += [(c.start, c.end, "underline yellow") for c in item.cues
-                      if c.note_id == ev.note_id and offset <= c.start < offset + len(sentence)]
+            spans += [
+                (c.start, c.end, "underline yellow")
+                for c in item.cues
+                if c.note_id == ev.note_id and offset <= c.start < offset + len(sentence)
+            ]
             line = _highlighted(sentence, offset, spans)
             line.pad_left(4)
             console.print(f"  evidence {ev.note_id} [{ev.start}:{ev.end}]:", highlight=False)
@@ -372,8 +383,11 @@ def explain(
                 line = _highlighted(miss.sentence, miss.sentence_start, spans)
                 line.pad_left(4)
                 console.print(line)
-                console.print(f"      {miss.note_id}: not '{miss.tier}' — "
-                              + "; ".join(miss.why_not), highlight=False, markup=False)
+                console.print(
+                    f"      {miss.note_id}: not '{miss.tier}' — " + "; ".join(miss.why_not),
+                    highlight=False,
+                    markup=False,
+                )
 
 
 @app.command()
@@ -411,10 +425,18 @@ def evaluate(
         return "–" if value is None else f"{value:.2f}"
 
     for r in result.rules:
-        table.add_row(r.rule_id, str(r.total), _percent(r.agreement), fmt(r.kappa),
-                      fmt(r.precision_met), fmt(r.recall_met), fmt(r.f1_met))
-    table.add_row("overall", str(result.total), _percent(result.agreement), "", "", "", "",
-                  style="bold")
+        table.add_row(
+            r.rule_id,
+            str(r.total),
+            _percent(r.agreement),
+            fmt(r.kappa),
+            fmt(r.precision_met),
+            fmt(r.recall_met),
+            fmt(r.f1_met),
+        )
+    table.add_row(
+        "overall", str(result.total), _percent(result.agreement), "", "", "", "", style="bold"
+    )
     console.print(table)
     for r in result.rules:
         if not r.disagreements:
@@ -422,8 +444,9 @@ def evaluate(
         cells = ", ".join(f"{rec} (gold {g}, got {p})" for rec, g, p in r.disagreements[:8])
         console.print(f"{r.rule_id} disagreements: {cells}", highlight=False, markup=False)
     if result.unmatched_gold:
-        console.print(f"{result.unmatched_gold} gold label(s) had no audited record or rule",
-                      highlight=False)
+        console.print(
+            f"{result.unmatched_gold} gold label(s) had no audited record or rule", highlight=False
+        )
 
 
 def main() -> None:

@@ -65,7 +65,9 @@ class RuleAgreement:
 
     def _count(self, gold: str | None, pred: str | None) -> int:
         return sum(
-            n for g, row in self.confusion.items() for p, n in row.items()
+            n
+            for g, row in self.confusion.items()
+            for p, n in row.items()
             if (gold is None or g == gold) and (pred is None or p == pred)
         )
 
@@ -134,8 +136,11 @@ class Evaluation:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "overall": {"labels": self.total, "agreed": self.agreed,
-                        "agreement": _round(self.agreement)},
+            "overall": {
+                "labels": self.total,
+                "agreed": self.agreed,
+                "agreement": _round(self.agreement),
+            },
             "records_audited": self.records_audited,
             "unmatched_gold_labels": self.unmatched_gold,
             "rules": [
@@ -144,8 +149,11 @@ class Evaluation:
                     "labels": r.total,
                     "agreed": r.agreed,
                     "agreement": _round(r.agreement),
-                    "met": {"precision": _round(r.precision_met), "recall": _round(r.recall_met),
-                            "f1": _round(r.f1_met)},
+                    "met": {
+                        "precision": _round(r.precision_met),
+                        "recall": _round(r.recall_met),
+                        "f1": _round(r.f1_met),
+                    },
                     "kappa": _round(r.kappa),
                     "confusion": r.confusion,
                     "disagreements": [
@@ -162,7 +170,9 @@ def _round(value: float | None) -> float | None:
 
 
 def compare(
-    gold: Mapping[Pair, str], predicted: Mapping[Pair, str], rule_order: Iterable[str],
+    gold: Mapping[Pair, str],
+    predicted: Mapping[Pair, str],
+    rule_order: Iterable[str],
     records_audited: int,
 ) -> Evaluation:
     order = list(rule_order)
@@ -179,8 +189,10 @@ def compare(
         agreement.confusion[gold_outcome][got] += 1
         if got != gold_outcome:
             agreement.disagreements.append((record_id, gold_outcome, got))
-    ordered = sorted(rules.values(), key=lambda r: (
-        order.index(r.rule_id) if r.rule_id in order else len(order), r.rule_id))
+    ordered = sorted(
+        rules.values(),
+        key=lambda r: (order.index(r.rule_id) if r.rule_id in order else len(order), r.rule_id),
+    )
     return Evaluation(ordered, unmatched, records_audited)
 
 

@@ -77,9 +77,11 @@ def explain_record(record: Any, pack: Any, rule_id: str | None = None) -> Record
         near: list[NearMiss] = []
         if res.outcome != "not_applicable" and hasattr(rule, "findings"):
             near = near_misses(rule.findings(record, ctx))
-        explained.append(RuleExplanation(
-            rule.id, rule.title, res.outcome, res.reason, res.evidence, res.cues, tuple(near)
-        ))
+        explained.append(
+            RuleExplanation(
+                rule.id, rule.title, res.outcome, res.reason, res.evidence, res.cues, tuple(near)
+            )
+        )
     notes = {n.note_id: n.text for n in record.notes}
     return RecordExplanation(record.record_id, record.case_type, notes, tuple(explained))
 
@@ -97,6 +99,17 @@ def near_misses(findings: Iterable[Any]) -> list[NearMiss]:
         cues = tuple(
             CueHit(category=c, text=t, note_id=f.note_id, start=s, end=e) for c, t, s, e in f.cues
         )
-        out.append(NearMiss(f.note_id, f.start, f.end, f.text, f.sentence, f.sentence_start,
-                            f.tier.label, f.rejected_by, cues))
+        out.append(
+            NearMiss(
+                f.note_id,
+                f.start,
+                f.end,
+                f.text,
+                f.sentence,
+                f.sentence_start,
+                f.tier.label,
+                f.rejected_by,
+                cues,
+            )
+        )
     return out

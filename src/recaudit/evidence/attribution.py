@@ -34,10 +34,20 @@ Gender = Literal["f", "m", "n"]
 
 _PRONOUNS: dict[str, tuple[Gender | None, bool]] = {
     # word: (gender, nominative). Gender None = first person (the recording worker).
-    "she": ("f", True), "her": ("f", False), "hers": ("f", False), "herself": ("f", False),
-    "he": ("m", True), "him": ("m", False), "his": ("m", False), "himself": ("m", False),
-    "they": ("n", True), "them": ("n", False), "their": ("n", False),
-    "themselves": ("n", False), "i": (None, True), "we": (None, True),
+    "she": ("f", True),
+    "her": ("f", False),
+    "hers": ("f", False),
+    "herself": ("f", False),
+    "he": ("m", True),
+    "him": ("m", False),
+    "his": ("m", False),
+    "himself": ("m", False),
+    "they": ("n", True),
+    "them": ("n", False),
+    "their": ("n", False),
+    "themselves": ("n", False),
+    "i": (None, True),
+    "we": (None, True),
 }
 _PRONOUN_RE = (
     r"(?:\b(?:she|her|hers|herself|he|him|his|himself|they|them|their|themselves|we)\b"
@@ -50,12 +60,41 @@ _MODIFIERS = (
     r"maternal|paternal|great|birth|foster|kinship|main|current|allocated|new)[\s-]+)*"
 )
 # Words before a noun that mark it as a likely subject (clause start), for `subject`.
-_SUBJECT_LEFT = frozenset({
-    "and", "but", "that", "when", "as", "then", "so", "while", "after", "before", "because",
-    "which", "who", "where", "today", "later", "also", "yesterday", "since", "once", "until",
-    "if", "whether", "although", "though", "meanwhile", "afterwards", "initially", "finally",
-    "here", "there",
-})
+_SUBJECT_LEFT = frozenset(
+    {
+        "and",
+        "but",
+        "that",
+        "when",
+        "as",
+        "then",
+        "so",
+        "while",
+        "after",
+        "before",
+        "because",
+        "which",
+        "who",
+        "where",
+        "today",
+        "later",
+        "also",
+        "yesterday",
+        "since",
+        "once",
+        "until",
+        "if",
+        "whether",
+        "although",
+        "though",
+        "meanwhile",
+        "afterwards",
+        "initially",
+        "finally",
+        "here",
+        "there",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +114,12 @@ def people_from(
         return tuple(term_from_item(i) for i in lexicons.get(names[key], ()))
 
     return PeopleLexicons(
-        terms("child"), terms("female"), terms("male"), terms("neutral"),
-        terms("professional"), terms("reporting_verbs"),
+        terms("child"),
+        terms("female"),
+        terms("male"),
+        terms("neutral"),
+        terms("professional"),
+        terms("reporting_verbs"),
     )
 
 
@@ -141,8 +184,11 @@ class People:
                     kind, ante = "professional", "the worker"
                 else:
                     kind, ante = slots.get(gender, ("unknown", ""))
-                out.append(Mention(start, end, m.group(0), kind, True, nominative, in_quote,
-                                   subject_pos, ante))
+                out.append(
+                    Mention(
+                        start, end, m.group(0), kind, True, nominative, in_quote, subject_pos, ante
+                    )
+                )
                 continue
             if m.group("child"):
                 kind: Kind = "child"
@@ -166,8 +212,8 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]], starts: Sequence[int]) -
 
 
 def _subject_position(text: str, start: int) -> bool:
-    before = text[max(0, start - 40):start].rstrip()
-    if not before or before[-1] in ".!?;:,(\"“-–\n":
+    before = text[max(0, start - 40) : start].rstrip()
+    if not before or before[-1] in '.!?;:,("“-–\n':
         return True
     word = re.search(r"(\w+)$", before)
     return bool(word) and word.group(1).lower() in _SUBJECT_LEFT
@@ -191,16 +237,21 @@ def subject_of(
         if m.start >= target_end:
             break
         inside_target = m.start >= target_start
-        if (inside_target and m.pronoun) or (m.end <= target_start and (
-            (m.pronoun and m.nominative) or (not m.pronoun and m.subject_position)
-        )):  # "in his words"
+        if (inside_target and m.pronoun) or (
+            m.end <= target_start
+            and ((m.pronoun and m.nominative) or (not m.pronoun and m.subject_position))
+        ):  # "in his words"
             best = m
     return best
 
 
 def embedding_speaker(
-    people: People, text: str, mentions: Sequence[Mention], sent_start: int,
-    subject: Mention | None, target_start: int,
+    people: People,
+    text: str,
+    mentions: Sequence[Mention],
+    sent_start: int,
+    subject: Mention | None,
+    target_start: int,
 ) -> tuple[Mention | None, str]:
     """If `subject` sits inside someone's report ("Mum said he wants…"), that someone.
 
@@ -209,13 +260,14 @@ def embedding_speaker(
     if subject is None:
         return None, ""
     reports = [
-        r for r in people.reporting.finditer(text, sent_start, subject.start)
+        r
+        for r in people.reporting.finditer(text, sent_start, subject.start)
         if r.end() <= subject.start
     ]
     if not reports:
         return None, ""
     last = reports[-1]
-    between = text[last.end():subject.start].lower()
+    between = text[last.end() : subject.start].lower()
     # A coordinated clause ("…and she said") is not inside the earlier report.
     if re.search(r"\b(?:and|but|then|so|while|when)\b(?!\s+that)|;", between):
         return None, ""

@@ -145,8 +145,9 @@ def find_cues(
         tok_s = max(tok_s, s_tok)
         tok_e = max(min(tok_e, e_tok), tok_s + 1)
         resolved.append(
-            Cue(index, spec.category, spec.direction, start, end, tok_s, tok_e,
-                text=text[start:end])
+            Cue(
+                index, spec.category, spec.direction, start, end, tok_s, tok_e, text=text[start:end]
+            )
         )
     return [_with_scope(cue, resolved, cues.specs, sent) for cue in resolved]
 
@@ -179,8 +180,16 @@ def _with_scope(
             if lo < other.tok_end <= cue.tok_start and _stops(cue, other, specs):
                 lo = other.tok_end
     return Cue(
-        cue.spec_index, cue.category, cue.direction, cue.start, cue.end, cue.tok_start,
-        cue.tok_end, lo, hi, cue.text,
+        cue.spec_index,
+        cue.category,
+        cue.direction,
+        cue.start,
+        cue.end,
+        cue.tok_start,
+        cue.tok_end,
+        lo,
+        hi,
+        cue.text,
     )
 
 

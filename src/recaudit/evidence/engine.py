@@ -50,7 +50,10 @@ class NoteAnalysis:
         key = (id(cue_set), sent_index)
         if key not in self._cues:
             self._cues[key] = find_cues(
-                cue_set, self.text, self.seg.token_starts, self.seg.token_ends,
+                cue_set,
+                self.text,
+                self.seg.token_starts,
+                self.seg.token_ends,
                 self.seg.sentences[sent_index],
             )
         return self._cues[key]
@@ -162,7 +165,11 @@ def _resolve_overlaps(hits: list[tuple[int, int, str]]) -> list[tuple[int, int, 
 
 
 def evaluate_tier(
-    tier: CompiledTier, note: Any, an: NoteAnalysis, cue_set: CueSet, people: People,
+    tier: CompiledTier,
+    note: Any,
+    an: NoteAnalysis,
+    cue_set: CueSet,
+    people: People,
     all_target_hits: list[tuple[int, int, str]],
 ) -> list[Finding]:
     text = an.text
@@ -194,8 +201,9 @@ def evaluate_tier(
         first: Finding | None = None
         event: tuple[int, int] | None = None
         for co in co_terms:
-            finding = _judge(tier, note, an, cue_set, people, (t_start, t_end), label, co,
-                             s_index, veto)
+            finding = _judge(
+                tier, note, an, cue_set, people, (t_start, t_end), label, co, s_index, veto
+            )
             if finding.accepted or first is None:
                 first, event = finding, co
             if finding.accepted:
@@ -208,9 +216,13 @@ def evaluate_tier(
             i = by_event[event]
             if findings[i].accepted == first.accepted:
                 start, end = min(findings[i].start, first.start), max(findings[i].end, first.end)
-                findings[i] = replace(findings[i], start=start, end=end, text=text[start:end],
-                                      cues=tuple(sorted(set(findings[i].cues) | set(first.cues),
-                                                        key=lambda c: c[2])))
+                findings[i] = replace(
+                    findings[i],
+                    start=start,
+                    end=end,
+                    text=text[start:end],
+                    cues=tuple(sorted(set(findings[i].cues) | set(first.cues), key=lambda c: c[2])),
+                )
                 continue
         if event is not None:
             by_event[event] = len(findings)
@@ -219,8 +231,15 @@ def evaluate_tier(
 
 
 def _judge(
-    tier: CompiledTier, note: Any, an: NoteAnalysis, cue_set: CueSet, people: People,
-    target: tuple[int, int], label: str, co: tuple[int, int] | None, s_index: int,
+    tier: CompiledTier,
+    note: Any,
+    an: NoteAnalysis,
+    cue_set: CueSet,
+    people: People,
+    target: tuple[int, int],
+    label: str,
+    co: tuple[int, int] | None,
+    s_index: int,
     veto: re.Match[str] | None,
 ) -> Finding:
     text = an.text
@@ -233,7 +252,8 @@ def _judge(
     # Cues inside the mention's own words (e.g. "declined" as the offer verb) are recorded
     # as having fired, but as part of the mention they never disqualify it.
     inside = [
-        (c.category, c.text, c.start, c.end) for c in cues
+        (c.category, c.text, c.start, c.end)
+        for c in cues
         if c.direction != "terminate" and c.start < target[1] and target[0] < c.end
     ]
     # Reasons list disqualifying cues in the order the tier names their categories, so
@@ -261,9 +281,16 @@ def _judge(
     if tier.experiencer == "subject" and not rejected:
         span_end = _extend_over_quote(text, span_end, s_end)
     return Finding(
-        tier=tier, note_id=note.note_id, note_date=note.date, start=span_start, end=span_end,
-        text=text[span_start:span_end], sentence=text[s_start:s_end], sentence_start=s_start,
-        cues=tuple(sorted(set(fired), key=lambda c: c[2])), rejected_by=tuple(rejected),
+        tier=tier,
+        note_id=note.note_id,
+        note_date=note.date,
+        start=span_start,
+        end=span_end,
+        text=text[span_start:span_end],
+        sentence=text[s_start:s_end],
+        sentence_start=s_start,
+        cues=tuple(sorted(set(fired), key=lambda c: c[2])),
+        rejected_by=tuple(rejected),
         inside_cues=tuple(inside),
     )
 
@@ -281,8 +308,14 @@ def _clause(cues: Sequence[Cue], pos: int, s_start: int, s_end: int) -> tuple[in
 
 
 def _experiencer(
-    tier: CompiledTier, an: NoteAnalysis, people: People, cues: Sequence[Cue],
-    target: tuple[int, int], event: tuple[int, int], s_start: int, s_end: int,
+    tier: CompiledTier,
+    an: NoteAnalysis,
+    people: People,
+    cues: Sequence[Cue],
+    target: tuple[int, int],
+    event: tuple[int, int],
+    s_start: int,
+    s_end: int,
 ) -> tuple[bool, str, Mention | None] | None:
     """(ok, reason when not ok, deciding person) or None when the tier does not care."""
     mode = tier.experiencer
@@ -335,6 +368,10 @@ def _extend_over_quote(text: str, end: int, limit: int) -> int:
 def target_hits(
     targets: Sequence[tuple[str, re.Pattern[str]]], text: str
 ) -> list[tuple[int, int, str]]:
-    hits = [(m.start(), m.end(), name) for name, p in targets for m in p.finditer(text)
-            if m.end() > m.start()]
+    hits = [
+        (m.start(), m.end(), name)
+        for name, p in targets
+        for m in p.finditer(text)
+        if m.end() > m.start()
+    ]
     return _resolve_overlaps(hits)

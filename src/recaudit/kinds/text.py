@@ -121,8 +121,10 @@ class TextEvidenceRule(RuleBase):
             for category in tier.disqualified_by:
                 if category not in categories:
                     problems.append(
-                        (("tiers", t, "disqualified_by"),
-                         f"no cue of category {category!r} in lexicons {self.cues}")
+                        (
+                            ("tiers", t, "disqualified_by"),
+                            f"no cue of category {category!r} in lexicons {self.cues}",
+                        )
                     )
         return problems
 
@@ -197,8 +199,13 @@ class _CompiledRule:
 
 def _evidence(f: Any) -> Evidence:
     return Evidence(
-        note_id=f.note_id, start=f.start, end=f.end, text=f.text, note_date=f.note_date,
-        sentence=f.sentence, sentence_start=f.sentence_start,
+        note_id=f.note_id,
+        start=f.start,
+        end=f.end,
+        text=f.text,
+        note_date=f.note_date,
+        sentence=f.sentence,
+        sentence_start=f.sentence_start,
     )
 
 
@@ -237,13 +244,17 @@ def decide(rule: TextEvidenceRule, record: Record, findings: list[Any]) -> RuleR
         extra = ""
         non_blocking = [c for c in lead.cues if c[0] not in lead.tier.disqualified_by]
         if non_blocking:
-            extra = " (" + ", ".join(f"{c} cue '{t}' does not disqualify" for c, t, _, _ in
-                                      non_blocking[:2]) + ")"
+            extra = (
+                " ("
+                + ", ".join(f"{c} cue '{t}' does not disqualify" for c, t, _, _ in non_blocking[:2])
+                + ")"
+            )
         more = f"; +{len(chosen) - 1} more" if len(chosen) > 1 else ""
         reason = f"{lead.tier.label} in {lead.note_id}: '{_quote(lead.text)}'{extra}{more}"
         cues = _unique(h for f in chosen for h in _cue_hits(f))
-        return result(rule.id, outcome, reason, evidence=tuple(_evidence(f) for f in chosen),
-                      cues=cues)
+        return result(
+            rule.id, outcome, reason, evidence=tuple(_evidence(f) for f in chosen), cues=cues
+        )
     near = [f for f in findings if not f.accepted]
     if near:
         shown = []
