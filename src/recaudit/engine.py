@@ -19,7 +19,7 @@ class RuleEvaluationError(Exception):
 
 
 def context_for(pack: Pack) -> EvalContext:
-    return EvalContext(lexicons=pack.lexicons)
+    return EvalContext(lexicons=pack.lexicons, rules={rule.id: rule for rule in pack.rules})
 
 
 def _not_applicable(rule: RuleBase, record: Record, failed: str) -> RuleResult:
@@ -32,11 +32,17 @@ def _not_applicable(rule: RuleBase, record: Record, failed: str) -> RuleResult:
 
 
 def evaluate_rule(rule: RuleBase, record: Record, ctx: EvalContext) -> RuleResult:
+    # A rule combined by all_of/any_of may already have run on this record.
+    known = ctx.remembered(record, rule.id)
+    if known is not None:
+        return known
     failed = rule.applicability(record)
     if failed is not None:
-        return _not_applicable(rule, record, failed)
+        return ctx.remember(record, _not_applicable(rule, record, failed))
     try:
-        return rule.evaluate(record, ctx)
+        return ctx.remember(record, rule.evaluate(record, ctx))
+    except RuleEvaluationError:
+        raise
     except Exception as exc:
         raise RuleEvaluationError(f"rule {rule.id!r} could not be evaluated: {exc!r}") from exc
 

@@ -6,6 +6,9 @@ an entry in `KINDS`.
 
 from __future__ import annotations
 
+from recaudit.kinds.codes import FieldInRule
+from recaudit.kinds.compose import AllOfRule, AnyOfRule
+from recaudit.kinds.events import EventWithinRule
 from recaudit.kinds.fields import FieldRecordedRule
 from recaudit.kinds.text import TextEvidenceRule
 from recaudit.rulepack.schema import RuleBase
@@ -13,4 +16,8 @@ from recaudit.rulepack.schema import RuleBase
 KINDS: dict[str, type[RuleBase]] = {
     "field_recorded": FieldRecordedRule,
     "text_evidence": TextEvidenceRule,
+    "field_in": FieldInRule,
+    "event_within": EventWithinRule,
+    "all_of": AllOfRule,
+    "any_of": AnyOfRule,
 }

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recaudit.results import Outcome, RuleResult
+
+# Re-exported for kinds that read notes: `class MyRule(NoteScope, RuleBase)` gains
+# `note_types` / `window` parameters and `self.notes_in_scope(record)`.
+from recaudit.rulepack.schema import NoteScope, NoteWindow
+
+if TYPE_CHECKING:
+    from recaudit.records import Record
+
+__all__ = ["EvalContext", "NoteScope", "NoteWindow", "result"]
 
 
 @dataclass
 class EvalContext:
     """Per-pack state shared by all rules: lexicons and anything compiled once per pack."""
 
-    lexicons: Mapping[str, tuple[str, ...]]
+    lexicons: Mapping[str, tuple[Any, ...]]
+    # Every rule of the pack by id, so composite kinds (all_of / any_of) can reach them.
+    rules: Mapping[str, Any] = field(default_factory=dict)
     _compiled: dict[Any, Any] = field(default_factory=dict)
+    # Results for the record being evaluated, so a rule used by a composite runs once.
+    # The record itself is held (not its id()) so a freed record's address cannot alias.
+    _memo_record: Any = None
+    _memo: dict[str, RuleResult] = field(default_factory=dict)
 
-    def lexicon(self, name: str) -> tuple[str, ...]:
+    def lexicon(self, name: str) -> tuple[Any, ...]:
         return self.lexicons[name]
 
     def compiled(self, key: Any, build: Callable[[], Any]) -> Any:
@@ -24,6 +39,18 @@ class EvalContext:
         if key not in self._compiled:
             self._compiled[key] = build()
         return self._compiled[key]
+
+    def remembered(self, record: Record, rule_id: str) -> RuleResult | None:
+        if self._memo_record is not record:
+            return None
+        return self._memo.get(rule_id)
+
+    def remember(self, record: Record, outcome: RuleResult) -> RuleResult:
+        if self._memo_record is not record:
+            self._memo_record = record
+            self._memo = {}
+        self._memo[outcome.rule_id] = outcome
+        return outcome
 
 
 def result(rule_id: str, outcome: Outcome, reason: str, **extra: Any) -> RuleResult:

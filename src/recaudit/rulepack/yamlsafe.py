@@ -16,6 +16,9 @@ import yaml
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
+# Values reached again through an alias (`*name`). Real packs need few; a "billion laughs"
+# document needs exponentially many, so it is refused after this many, in milliseconds.
+MAX_ALIAS_NODES = 10_000
 
 Path_ = tuple[str | int, ...]
 
@@ -56,11 +59,17 @@ def _mark(file: str, node: yaml.Node) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
 class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.positions: dict[Path_, Mark] = {}
         self.count = 0
+        self.alias_count = 0
+        self.seen: set[int] = set()
+        self.open: set[int] = set()  # nodes being built: an alias to one of them is a cycle
         # One SafeLoader constructs scalars: only standard YAML types, never a tag's object.
         self.loader = yaml.SafeLoader("")
 
@@ -68,7 +77,32 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             raise YamlError(_mark(self.file, node), "document too large after alias expansion")
+        if id(node) in self.seen:
+            self.alias_count += 1
+            if self.alias_count > MAX_ALIAS_NODES:
+                raise YamlError(
+                    _mark(self.file, node),
+                    f"too many values reached through aliases (limit {MAX_ALIAS_NODES}); "
+                    "refusing a possible alias bomb",
+                )
+        else:
+            self.seen.add(id(node))
         self.positions.setdefault(path, _mark(self.file, node))
+        if len(path) > 100:
+            raise YamlError(_mark(self.file, node), "nesting deeper than 100 levels")
+        if id(node) in self.open:
+            raise YamlError(_mark(self.file, node), "an alias refers to a value containing it")
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            self.open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self.open.discard(id(node))
+        return self._scalar(node)
+
+    def _collection(self, node: yaml.Node, path: Path_) -> Any:
+        if node.tag not in _PLAIN_TAGS:
+            raise YamlError(_mark(self.file, node), f"YAML tag {node.tag!r} is not allowed")
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -80,9 +114,7 @@ class _Builder:
                 self.positions[(*path, str(key))] = _mark(self.file, key_node)
                 out[key] = self.build(value_node, (*path, str(key)))
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
     def _scalar(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
