@@ -449,6 +449,186 @@ def evaluate(
         )
 
 
+# --------------------------------------------------------------------------- rules
+# `recaudit rules ...`: write, check, list and test rule packs (library: recaudit.rulepack).
+
+rules_app = typer.Typer(
+    help="Write, validate, list and test rule packs.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(rules_app, name="rules")
+
+PackArgument = Annotated[
+    str, typer.Argument(help="A folder with pack.yaml, or a shipped pack's name.")
+]
+
+
+def _print_problems(problems) -> None:  # problems: list[Problem]
+    for problem in problems:
+        style = "red" if problem.severity == "error" else "yellow"
+        err_console.print(str(problem), style=style, highlight=False, soft_wrap=True, markup=False)
+
+
+@rules_app.command("validate")
+def rules_validate(pack: PackArgument) -> None:
+    """Check a pack (and what it extends): every error with file:line:column; exit 2 on errors."""
+    from recaudit.rulepack.commands import validate_pack
+
+    checked = validate_pack(pack)
+    _print_problems(checked.errors + checked.warnings)
+    if not checked.ok:
+        raise _fail(f"{pack}: {len(checked.errors)} error(s)", EXIT_USAGE)
+    assert checked.pack is not None
+    console.print(
+        f"{checked.pack.name} {checked.pack.version}: {len(checked.pack.rules)} rule(s) OK"
+        + (f", {len(checked.warnings)} warning(s)" if checked.warnings else ""),
+        highlight=False,
+    )
+
+
+@rules_app.command("list")
+def rules_list(
+    pack: Annotated[
+        str, typer.Argument(help="A folder with pack.yaml, or a shipped pack's name.")
+    ] = "wales-children",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+) -> None:
+    """List the rules of the resolved pack (after extends and overrides)."""
+    from recaudit.rulepack.commands import rows_as_csv, rows_as_json, rule_rows
+
+    if fmt not in ("table", "csv", "json"):
+        raise _fail(f"--format: {fmt!r} is not one of table, csv, json", EXIT_USAGE)
+    loaded = load_pack_or_exit(pack)
+    rows = rule_rows(loaded)
+    if fmt == "csv":
+        typer.echo(rows_as_csv(rows), nl=False)
+        return
+    if fmt == "json":
+        typer.echo(rows_as_json(loaded, rows), nl=False)
+        return
+    title = f"{loaded.name} {loaded.version}"
+    if loaded.extends:
+        title += f" (extends {', '.join(loaded.extends)})"
+    table = Table(title=title, title_justify="left")
+    # Identities and references are in the csv/json exports; the table stays readable.
+    table.add_column("id", no_wrap=True)
+    for column in ("kind", "weight", "applies when", "from pack", "title"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        changed = f" (overridden: {row['overridden']})" if row["overridden"] else ""
+        table.add_row(
+            row["id"],
+            row["kind"],
+            f"{row['weight']:g}",
+            row["applies_when"],
+            row["pack"] + changed,
+            row["title"],
+        )
+    console.print(table)
+    if loaded.disabled:
+        console.print(f"disabled: {', '.join(loaded.disabled)}", highlight=False)
+
+
+@rules_app.command("show")
+def rules_show(
+    rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
+    rules: RulesOption = None,
+) -> None:
+    """Show one rule's full, resolved definition (YAML)."""
+    from recaudit.rulepack.commands import as_yaml, rule_definition
+
+    loaded = load_pack_or_exit(rules)
+    try:
+        definition = rule_definition(loaded, rule_id)
+    except KeyError:
+        known = ", ".join(r.id for r in loaded.rules)
+        raise _fail(f"no rule {rule_id!r} in {loaded.name} (rules: {known})", EXIT_USAGE) from None
+    typer.echo(as_yaml(definition), nl=False)
+
+
+@rules_app.command("show-pack")
+def rules_show_pack(pack: PackArgument) -> None:
+    """Print the resolved pack (what an audit runs) as YAML: rules, bands, lexicons."""
+    from recaudit.rulepack.commands import as_yaml, resolved_pack
+
+    typer.echo(as_yaml(resolved_pack(load_pack_or_exit(pack))), nl=False)
+
+
+@rules_app.command("test")
+def rules_test(
+    pack: PackArgument,
+    include_base: Annotated[
+        bool, typer.Option("--include-base", help="Also run the tests of the packs extended.")
+    ] = False,
+) -> None:
+    """Run the pack's tests/ cases; print TP/FP/FN/TN per rule; exit 1 on any failure."""
+    from recaudit.rulepack.ruletest import run_pack_tests
+
+    report = run_pack_tests(pack, include_base=include_base)
+    if report.pack is not None:
+        table = Table(title=f"{report.pack.name}: rule tests", title_justify="left")
+        table.add_column("rule", no_wrap=True)
+        for column in ("cases", "TP", "FP", "FN", "TN", "other", "error", "result"):
+            table.add_column(column, justify="right")
+        for rule_id, counts in report.by_rule().items():
+            table.add_row(
+                rule_id,
+                *(
+                    str(getattr(counts, name))
+                    for name in ("cases", "tp", "fp", "fn", "tn", "other", "error")
+                ),
+                "ok" if not counts.failed else f"{counts.failed} FAILED",
+            )
+        console.print(table)
+    for failure in report.failures:
+        wanted = failure.expected + (
+            f" with reason containing {failure.reason_wanted!r}" if failure.reason_wanted else ""
+        )
+        err_console.print(
+            f"{failure.mark}: FAIL {failure.rule_id} in {failure.case!r}: expected {wanted}, "
+            f"got {failure.actual or 'an error'} ({failure.reason})",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    _print_problems(report.problems + report.warnings)
+    if report.problems:
+        raise _fail(f"{pack}: {len(report.problems)} error(s) in the pack or its tests", 2)
+    if not report.ok:
+        raise _fail(f"{len(report.failures)} of {len(report.results)} expectation(s) failed", 1)
+    console.print(f"{len(report.results)} expectation(s) passed", highlight=False)
+
+
+@rules_app.command("init")
+def rules_init(
+    name: Annotated[str, typer.Argument(help="The new pack's name (also its folder).")],
+    extends: Annotated[str, typer.Option(help="The pack to extend.")] = "wales-children",
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="Folder to create (default: ./NAME).")
+    ] = None,
+) -> None:
+    """Scaffold a pack that extends another, with an example rule and its test cases."""
+    from pydantic import ValidationError
+
+    from recaudit.rulepack import PackError
+    from recaudit.rulepack.commands import init_pack
+
+    dest = directory or Path(name)
+    try:
+        written = init_pack(name, dest, extends)
+    except ValidationError:
+        raise _fail(f"{name!r} is not a valid pack name (letters, digits, . _ -)", 2) from None
+    except FileExistsError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    except PackError as exc:
+        _print_problems(exc.problems)
+        raise _fail(f"cannot extend {extends!r}", EXIT_USAGE) from None
+    for path in written:
+        console.print(f"wrote {path}", highlight=False, markup=False)
+    console.print(f"next: recaudit rules test {dest}", highlight=False, markup=False)
+
+
 def main() -> None:
     app()
 

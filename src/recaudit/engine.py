@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+from pydantic import BaseModel
+
 from recaudit.fieldpath import MISSING, resolve
 from recaudit.kinds.base import EvalContext, result
 from recaudit.records import ReadItem, Record, Rejection, SourcedRecord
@@ -22,10 +24,19 @@ def context_for(pack: Pack) -> EvalContext:
     return EvalContext(lexicons=pack.lexicons, rules={rule.id: rule for rule in pack.rules})
 
 
+def _plain(value: object) -> object:
+    # Models (e.g. the `events` list an event condition reads) shown as their JSON.
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+
+
 def _not_applicable(rule: RuleBase, record: Record, failed: str) -> RuleResult:
     field = failed.split(" ", 1)[0]
     value = resolve(record, field)
-    shown = "missing" if value is MISSING else json.dumps(value, default=str, ensure_ascii=False)
+    shown = (
+        "missing"
+        if value is MISSING
+        else json.dumps(value, default=_plain, ensure_ascii=False, separators=(", ", ": "))
+    )
     if len(shown) > 60:
         shown = shown[:59] + "…"
     return result(rule.id, "not_applicable", f"applies only when {failed}; {field} is {shown}")

@@ -46,11 +46,10 @@ class FieldInRule(RuleBase):
         return {self.codes}
 
     def check(self, lexicons: Mapping[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
-        problems = super().check(lexicons)
         if self.codes not in lexicons:
-            return problems
+            return [(("codes",), f"unknown code list or lexicon {self.codes!r}")]
         items = lexicons[self.codes]
-        problems += [(("codes",), f"code list {self.codes!r}: {p}") for p in check_items(items)]
+        problems = [(("codes",), f"code list {self.codes!r}: {p}") for p in check_items(items)]
         if problems:
             return problems
         index = build_index(items)
@@ -92,5 +91,5 @@ class FieldInRule(RuleBase):
             return result(
                 self.id, "not_met", f"{self.field} = {shown} is {named}, which is not an answer"
             )
-        via = "" if cleaned.strip() == code else f" → {named}"
+        via = "" if value.strip() == code else f" → {named}"
         return result(self.id, "met", f"{self.field} = {shown}{via} is in {self.codes}")

@@ -61,8 +61,8 @@ class EventWithinRule(RuleBase):
             raise ValueError("give within (a deadline) and/or then_every (a recurrence)")
         if self.within is not None and self.after is None:
             raise ValueError("within needs after: the event that starts the clock")
-        if (self.for_ is not None or self.until is not None) and self.then_every is None:
-            raise ValueError("for / until limit a recurrence: give then_every too")
+        if self.for_ is not None and self.then_every is None:
+            raise ValueError("for limits a recurrence: give then_every too")
         if self.after is not None and self.after == self.event:
             raise ValueError("event and after must differ")
         return self
@@ -89,8 +89,15 @@ class EventWithinRule(RuleBase):
         facts: list[str] = []
 
         first = targets[0] if targets else None
+        stopped = self._stopped(record, start)
         if self.within is not None:
             due = self.within.after(start)
+            if stopped is not None and stopped <= due and (first is None or first > stopped):
+                return result(
+                    self.id,
+                    "not_applicable",
+                    f"{self.until} on {stopped}, before {self.event} was due on {due}",
+                )
             if first is None:
                 if end < due:
                     return result(
@@ -122,6 +129,13 @@ class EventWithinRule(RuleBase):
                 return outcome
         return result(self.id, "met", "; ".join(facts))
 
+    def _stopped(self, record: Record, start: dt.date) -> dt.date | None:
+        """The first `until` event on or after the start, when the rule has one."""
+        if self.until is None:
+            return None
+        ends = sorted(e.date for e in record.events if e.type == self.until and e.date >= start)
+        return ends[0] if ends else None
+
     def _recurrence(
         self,
         record: Record,
@@ -137,11 +151,10 @@ class EventWithinRule(RuleBase):
         if self.for_ is not None:
             stop = min(stop, self.for_.after(start))
             limits.append(f"for {self.for_} from {start}")
-        if self.until is not None:
-            ends = sorted(e.date for e in record.events if e.type == self.until and e.date >= start)
-            if ends:
-                stop = min(stop, ends[0])
-                limits.append(f"until {self.until} on {ends[0]}")
+        stopped = self._stopped(record, start)
+        if stopped is not None:
+            stop = min(stop, stopped)
+            limits.append(f"until {self.until} on {stopped}")
         # With a deadline the clock restarts at the first event; without one, at the start.
         previous = targets[0] if self.within is not None and targets else start
         checked = [d for d in targets if previous < d <= stop]
@@ -170,8 +183,11 @@ class EventWithinRule(RuleBase):
                 f"{every}), and the record runs to {stop}",
             )
         scope = f" ({', '.join(limits)})" if limits else ""
-        gap = f", longest gap {longest}" if longest else ""
-        facts.append(
-            f"{len(checked)} further {self.event} event(s) at most every {every}{gap}{scope}"
-        )
+        if checked:
+            facts.append(
+                f"{len(checked)} later {self.event} event(s), each within {every} of the one "
+                f"before (longest gap {longest}){scope}"
+            )
+        else:
+            facts.append(f"no later {self.event} was due by {stop}{scope}")
         return None

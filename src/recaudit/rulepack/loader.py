@@ -16,6 +16,7 @@ overrides are applied last. The result, a `Pack`, is exactly what an audit runs.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -142,7 +143,14 @@ def pack_sha256(folder: Path) -> str:
 Locate = Callable[[tuple[Any, ...]], Mark]
 
 
-def _problems_from(exc: ValidationError, locate: Locate) -> list[Problem]:
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _problems_from(
+    exc: ValidationError, locate: Locate, known_keys: Iterable[str] | None = None
+) -> list[Problem]:
     """One problem per pydantic error, placed by `locate(path inside the validated data)`."""
     problems = []
     for err in exc.errors(include_url=False):
@@ -153,6 +161,8 @@ def _problems_from(exc: ValidationError, locate: Locate) -> list[Problem]:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}"
+            if known_keys is not None:
+                message += _did_you_mean(str(loc[-1]), known_keys)
         problems.append(Problem(locate(loc), f"{where}: {message}"))
     return problems
 
@@ -167,9 +177,12 @@ def _internal_step(part: str | int) -> bool:
 
 
 def _validation_problems(
-    exc: ValidationError, doc: Located, prefix: tuple[Any, ...]
+    exc: ValidationError,
+    doc: Located,
+    prefix: tuple[Any, ...],
+    known_keys: Iterable[str] | None = None,
 ) -> list[Problem]:
-    return _problems_from(exc, lambda loc: doc.mark((*prefix, *loc)))
+    return _problems_from(exc, lambda loc: doc.mark((*prefix, *loc)), known_keys)
 
 
 def _relative_file(folder: Path, name: str, mark: Mark) -> Path:
@@ -237,10 +250,12 @@ def parse_rule(
     if not origin:
         mark = doc.mark(path)
         origin = f"{mark.file}:{mark.line}"
+    model = KINDS[kind]
     try:
-        return KINDS[kind].model_validate({**data, "origin": origin})
+        return model.model_validate({**data, "origin": origin})
     except ValidationError as exc:
-        return _problems_from(exc, locate)
+        keys = [f.alias or name for name, f in model.model_fields.items() if name != "origin"]
+        return _problems_from(exc, locate, keys)
 
 
 @dataclass
@@ -337,7 +352,7 @@ def _resolve(folder: Path, stack: tuple[Path, ...]) -> tuple[_Resolved | None, l
     try:
         manifest = PackManifest.model_validate(manifest_doc.data)
     except ValidationError as exc:
-        return None, _validation_problems(exc, manifest_doc, ())
+        return None, _validation_problems(exc, manifest_doc, (), PackManifest.model_fields)
 
     problems = _check_requires(manifest, manifest_doc)
     bases, base_problems = _resolve_bases(folder, manifest, manifest_doc, stack)
@@ -523,12 +538,12 @@ def _apply_overrides(
     for rule_id, changes in manifest.overrides.items():
         at: tuple[Any, ...] = ("overrides", rule_id)
         if rule_id not in rules:
-            inherited = ", ".join(sorted(set(rules) - own)) or "none"
+            inherited = sorted(set(rules) - own)
             problems.append(
                 Problem(
                     doc.mark(at),
-                    f"overrides: unknown rule {rule_id!r}; the packs this one extends "
-                    f"define: {inherited}",
+                    f"overrides: unknown rule {rule_id!r}{_did_you_mean(rule_id, inherited)}; "
+                    f"the packs this one extends define: {', '.join(inherited) or 'none'}",
                 )
             )
             continue

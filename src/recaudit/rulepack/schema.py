@@ -160,15 +160,15 @@ class NoteScope(BaseModel):
     """
 
     note_types: list[str] | None = None
-    window: NoteWindow | None = None
+    note_window: NoteWindow | None = None
 
     def notes_in_scope(self, record: Record) -> list[Note]:
         notes = list(record.notes)
         if self.note_types is not None:
             wanted = set(self.note_types)
             notes = [n for n in notes if n.type in wanted]
-        if self.window is not None:
-            ranges = self.window.ranges(record)
+        if self.note_window is not None:
+            ranges = self.note_window.ranges(record)
             notes = [
                 n
                 for n in notes
@@ -181,8 +181,8 @@ class NoteScope(BaseModel):
         parts = []
         if self.note_types is not None:
             parts.append(f"{'/'.join(self.note_types)} notes")
-        if self.window is not None:
-            parts.append(f"dated within {self.window.describe()}")
+        if self.note_window is not None:
+            parts.append(f"dated within {self.note_window.describe()}")
         return " ".join(parts) if parts else "all notes"
 
 
