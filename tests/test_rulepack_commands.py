@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from recaudit.cli import app
+from recaudit.cli import rules_app
 
 REPO = Path(__file__).resolve().parents[1]
 PACKS = REPO / "tests" / "fixtures" / "packs"
@@ -22,7 +22,7 @@ runner = CliRunner()
 
 
 def run(*args: str):
-    return runner.invoke(app, ["rules", *args])
+    return runner.invoke(rules_app, list(args))
 
 
 def test_validate_reports_every_error_and_exits_2() -> None:
@@ -128,8 +128,8 @@ def test_init_scaffolds_a_pack_whose_tests_pass(tmp_path: Path) -> None:
 
 def test_rules_list_does_not_import_spacy() -> None:
     code = (
-        "import sys; from recaudit.cli import app\n"
-        "try:\n    app(['rules', 'list', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+        "import sys; from recaudit.cli import rules_app\n"
+        "try:\n    rules_app(['list', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
         "print('SPACY' if 'spacy' in sys.modules else 'NO-SPACY')"
     )
     out = subprocess.run(
