@@ -457,8 +457,7 @@ rules_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-# Registered as `recaudit rules` once the default pack loads on main (its text rules are
-# landing separately; tests/test_startup.py runs `recaudit rules list` on the default pack).
+app.add_typer(rules_app, name="rules")
 
 PackArgument = Annotated[
     str, typer.Argument(help="A folder with pack.yaml, or a shipped pack's name.")
@@ -569,9 +568,9 @@ def rules_test(
     report = run_pack_tests(pack, include_base=include_base)
     if report.pack is not None:
         table = Table(title=f"{report.pack.name}: rule tests", title_justify="left")
-        table.add_column("rule", no_wrap=True)
+        table.add_column("rule", overflow="fold")
         for column in ("cases", "TP", "FP", "FN", "TN", "other", "error", "result"):
-            table.add_column(column, justify="right")
+            table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
         for rule_id, counts in report.by_rule().items():
             table.add_row(
                 rule_id,
