@@ -216,3 +216,51 @@ def test_cli_jobs_option_gives_the_same_audit(inputs, tmp_path: Path) -> None:
         lines = (out / "audit.json").read_text(encoding="utf-8").splitlines()
         bodies.append(lines[:1] + lines[2:])
     assert bodies[0] == bodies[1]
+
+
+def test_reports_written_concurrently_are_the_same_files(pack, inputs, tmp_path: Path) -> None:
+    from recaudit.audit import write_reports
+
+    audit = run_audit(inputs[1:], pack, jobs=1)
+    one = write_reports(audit, tmp_path / "one", jobs=1)
+    two = write_reports(audit, tmp_path / "two", jobs=2)
+    assert (
+        [p.name for p in one]
+        == [p.name for p in two]
+        == [
+            "audit.json",
+            "audit.xlsx",
+            "audit.html",
+        ]
+    )
+    for a, b in zip(one, two, strict=True):
+        if a.suffix == ".json":  # only the metadata block (generated_at) may differ
+            assert _json_lines(a)[2:] == _json_lines(b)[2:]
+        else:
+            assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def _json_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self):
+        raise TypeError("cannot pickle this")
+
+
+def _raise_unpicklable() -> None:
+    raise _Unpicklable("workbook failed")
+
+
+def test_forked_call_returns_or_reraises() -> None:
+    from recaudit.parallel import ForkedCall, can_fork
+
+    if not can_fork():
+        pytest.skip("needs the fork start method")
+    parent = os.getpid()
+    assert ForkedCall(os.getpid).result() != parent
+    with pytest.raises(ZeroDivisionError):
+        ForkedCall(lambda: 1 / 0).result()
+    with pytest.raises(RuntimeError, match="workbook failed"):
+        ForkedCall(_raise_unpicklable).result()

@@ -254,16 +254,29 @@ def write_reports(
     audit: Audit,
     out_dir: Path,
     formats: Sequence[str] = REPORT_FORMATS,
+    *,
+    jobs: int = 1,
     **options: Any,
 ) -> list[Path]:
-    """Render the requested reports into `out_dir`; returns the files written."""
+    """Render the requested reports into `out_dir`; returns the files written.
+
+    With `jobs` > 1 the workbook (much the slowest to write) is written by a forked process
+    while this one writes the others.
+    """
+    from recaudit.parallel import ForkedCall, can_fork
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    workbook: ForkedCall[Path] | None = None
+    if "xlsx" in formats and len(formats) > 1 and jobs > 1 and can_fork():
+        from recaudit.report.excel import write_workbook
+
+        workbook = ForkedCall(lambda: write_workbook(audit, out_dir / "audit.xlsx", **options))
     if "json" in formats:
         from recaudit.report.json import write_json
 
         written.append(write_json(audit, out_dir / "audit.json"))
-    if "xlsx" in formats:
+    if "xlsx" in formats and workbook is None:
         from recaudit.report.excel import write_workbook
 
         written.append(write_workbook(audit, out_dir / "audit.xlsx", **options))
@@ -271,4 +284,6 @@ def write_reports(
         from recaudit.report.html import write_html
 
         written.append(write_html(audit, out_dir / "audit.html", **options))
+    if workbook is not None:
+        written.insert(1 if "json" in formats else 0, workbook.result())
     return written

@@ -187,11 +187,11 @@ def audit(
     from recaudit.parallel import default_jobs
 
     pack = load_pack_or_exit(rules)
-    workers = jobs or default_jobs()
+    processes = jobs or default_jobs()
     sources = mapped_sources_or_exit(inputs, mapping, encoding) if mapping else list(inputs)
     try:
         result = _run_with_progress(
-            lambda tick: run_audit(sources, pack, period=period, on_record=tick, jobs=workers)
+            lambda tick: run_audit(sources, pack, period=period, on_record=tick, jobs=processes)
         )
     except InputError as exc:
         raise _fail(str(exc), EXIT_INPUT) from None
@@ -205,7 +205,9 @@ def audit(
                 "--strict-anonymisation: the input is not anonymised; no report was written",
                 EXIT_INPUT,
             )
-    written = write_reports(result, out, chosen, per_worker=per_worker, lang=lang)
+    written = write_reports(
+        result, out, chosen, per_worker=per_worker, lang=lang, jobs=processes
+    )
     print_summary(result, written)
 
 

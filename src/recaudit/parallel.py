@@ -16,13 +16,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import traceback
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import NamedTuple
+from multiprocessing.connection import Connection
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from recaudit.engine import RuleEvaluationError, context_for, evaluate_record
 from recaudit.kinds.base import EvalContext
@@ -42,6 +44,8 @@ CHUNK_CHARS = 256 * 1024
 CHUNK_ITEMS = 256
 # Chunks in flight per worker: enough to hide latency, few enough to keep memory flat.
 IN_FLIGHT_PER_JOB = 3
+
+T = TypeVar("T")
 
 
 class RawLine(NamedTuple):
@@ -176,9 +180,7 @@ def _evaluate_chunk(chunk: list[WorkItem]) -> list[Evaluated]:
 def _context() -> multiprocessing.context.BaseContext:
     # fork: workers inherit the loaded pack and every module the parent imported, so they
     # start in milliseconds; spawn where fork is unavailable or unsafe (macOS, Windows).
-    if sys.platform == "linux":
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context("fork" if can_fork() else "spawn")
 
 
 def evaluate_stream(
@@ -229,3 +231,51 @@ def _pooled(chunks: Iterable[list[WorkItem]], pack: Pack, jobs: int) -> Iterator
             yield from results
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+class ForkedCall(Generic[T]):
+    """Run `fn()` in a forked child process; `result()` waits and returns or re-raises.
+
+    Used to write the slowest report (the workbook) while this process writes the others:
+    the child inherits the finished audit (its result stores are files), so nothing has to
+    be pickled on the way in, and only the return value or the exception comes back.
+    """
+
+    def __init__(self, fn: Callable[[], T]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_run_and_send, args=(fn, send), daemon=True)
+        self._process.start()
+        send.close()
+
+    def result(self) -> T:
+        try:
+            ok, value = self._receive.recv()
+        except EOFError:
+            ok, value = False, None
+        finally:
+            self._receive.close()
+            self._process.join()
+        if ok:
+            return value
+        if isinstance(value, BaseException):
+            raise value
+        raise RuntimeError(
+            value or f"a report process ended without a result (exit code {self._process.exitcode})"
+        )
+
+
+def _run_and_send(fn: Callable[[], Any], send: Connection) -> None:
+    try:
+        value: tuple[bool, Any] = (True, fn())
+    except BaseException as exc:
+        value = (False, exc)
+    try:
+        send.send(value)
+    except Exception:  # the exception itself would not pickle: send its text instead
+        send.send((False, "".join(traceback.format_exception(value[1]))))
+    send.close()
+
+
+def can_fork() -> bool:
+    return sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
