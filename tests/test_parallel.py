@@ -13,6 +13,7 @@ import pytest
 
 from recaudit.audit import JsonSource, run_audit
 from recaudit.parallel import (
+    Done,
     Failed,
     RawLine,
     Scored,
@@ -139,7 +140,7 @@ def test_worker_processes_really_run_and_order_is_kept(pack, inputs) -> None:
     assert len(multiprocessing.active_children()) >= 2
     got.extend(stream)
     assert got == expected
-    assert [type(x) for x in got].count(Rejection) > 10
+    assert [type(x.outcome) for x in got].count(Rejection) > 10
 
 
 def test_small_input_runs_in_process(pack, inputs) -> None:
@@ -161,17 +162,21 @@ def test_duplicates_are_judged_after_evaluation_like_before_it() -> None:
         _scored("f:1", "A"),
         failed,  # a valid record whose rule failed still claims its id
         Rejection("f:3", None, "invalid JSON"),
+        None,  # a notice: findings only
         _scored("f:4", "B"),
         _scored("f:5", "A"),
         _scored("f:6", "C"),
     ]
-    out = list(reject_duplicates(items))
-    assert out[0] == items[0]
-    assert out[1] == failed.rejection
-    assert out[2] == items[2]
-    assert out[3] == Rejection("f:4", "B", "record_id: duplicate 'B' (first at f:2)")
-    assert out[4] == Rejection("f:5", "A", "record_id: duplicate 'A' (first at f:1)")
-    assert out[5] == items[5]
+    out = [d.outcome for d in reject_duplicates(Done(item) for item in items)]
+    assert out == [
+        items[0],
+        failed.rejection,
+        items[2],
+        None,
+        Rejection("f:4", "B", "record_id: duplicate 'B' (first at f:2)"),
+        Rejection("f:5", "A", "record_id: duplicate 'A' (first at f:1)"),
+        items[6],
+    ]
 
 
 def test_raw_lines_and_parsed_records_give_the_same_results(pack, inputs) -> None:
@@ -264,3 +269,25 @@ def test_forked_call_returns_or_reraises() -> None:
         ForkedCall(lambda: 1 / 0).result()
     with pytest.raises(RuntimeError, match="workbook failed"):
         ForkedCall(_raise_unpicklable).result()
+
+
+def test_privacy_findings_keep_their_order_with_workers(pack, tmp_path: Path) -> None:
+    lines = []
+    for n in range(1, 601):
+        record = _record(n)
+        if n % 50 == 0:  # a residual e-mail address and a postcode in a note
+            record["notes"][0]["text"] += f" Contact mum{n}@example.com at CF10 {n % 9}AB."
+        if n % 120 == 0:  # an identifying extra key; this line also fails validation
+            record["child_dob"] = "2012-03-04"
+            record["case_type"] = "unknown"
+        lines.append(json.dumps(record))
+    path = tmp_path / "privacy.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    one = run_audit([path], pack, jobs=1)
+    two = run_audit([path], pack, jobs=2)
+    assert one.privacy == two.privacy
+    kinds = [f.kind for f in one.privacy]
+    assert kinds.count("email") == 12 and kinds.count("identifying_field") == 5
+    lines_seen = [int(f.source.rsplit(":", 1)[1]) for f in one.privacy]
+    assert lines_seen == sorted(lines_seen)
+    assert len(one.rejected) == 5  # the guard also read the records that were rejected

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from recaudit.parallel import RawLine, WorkItem, evaluate_stream
+from recaudit.parallel import Notice, RawLine, WorkItem, evaluate_stream
 from recaudit.privacy import IdentifierFinding, PrivacyGuard
 from recaudit.records import ReadItem, Rejection, jsonl_lines, read_records
 from recaudit.results import RecordResult
@@ -194,16 +194,19 @@ def run_audit(
     def all_items() -> Iterator[WorkItem]:
         for source in sources:
             if guard is not None:
-                findings.extend(guard.scan_source(source))
+                yield Notice(tuple(guard.scan_source(source)))
             raw = getattr(source, "raw_items", lambda: None)()
-            for item in source.items() if raw is None else raw:
-                if guard is not None and not isinstance(item, Rejection):
-                    findings.extend(guard.scan_item(item))
-                yield item
+            # Each item is scanned by the guard where it is evaluated (see parallel.py).
+            yield from source.items() if raw is None else raw
 
     # Duplicates are rejected across all inputs: a record_id is unique within one run.
-    stream = evaluate_stream(all_items(), pack, jobs)
-    for count, outcome in enumerate(stream, start=1):
+    stream = evaluate_stream(all_items(), pack, jobs, privacy=guard is not None)
+    count = 0
+    for outcome, found in stream:
+        findings.extend(found)
+        if outcome is None:
+            continue
+        count += 1
         summary = _summary_for(outcome.source, summaries)
         if isinstance(outcome, Rejection):
             rejected.append(outcome)

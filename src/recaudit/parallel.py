@@ -28,6 +28,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from recaudit.engine import RuleEvaluationError, context_for, evaluate_record
 from recaudit.kinds.base import EvalContext
+from recaudit.privacy import IdentifierFinding, PrivacyGuard
 from recaudit.records import (
     Rejection,
     SourcedRecord,
@@ -55,7 +56,17 @@ class RawLine(NamedTuple):
     text: str
 
 
-WorkItem = RawLine | SourcedRecord | Rejection
+class Notice(NamedTuple):
+    """Privacy findings known before any record is read (e.g. identifying column names).
+
+    They travel in the item stream so that they keep their place among the records'
+    findings whatever the number of jobs.
+    """
+
+    findings: tuple[IdentifierFinding, ...]
+
+
+WorkItem = RawLine | SourcedRecord | Rejection | Notice
 
 
 class RuleOutcome(NamedTuple):
@@ -88,6 +99,13 @@ class Failed:
 Evaluated = Scored | Failed | Rejection
 
 
+class Done(NamedTuple):
+    """What one work item produced: an outcome (None for a `Notice`) and privacy findings."""
+
+    outcome: Scored | Failed | Rejection | None
+    findings: tuple[IdentifierFinding, ...] = ()
+
+
 def default_jobs() -> int:
     """All the cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -95,15 +113,28 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def evaluate_item(item: WorkItem, pack: Pack, ctx: EvalContext) -> Evaluated:
-    """Parse (if raw) and evaluate one input item. Runs in a worker or in-process."""
+def evaluate_item(
+    item: WorkItem, pack: Pack, ctx: EvalContext, guard: PrivacyGuard | None = None
+) -> Done:
+    """Scan (with the anonymisation guard), parse (if raw) and evaluate one input item.
+
+    Runs in a worker process or in-process: the same function either way.
+    """
+    if isinstance(item, Notice):
+        return Done(None, item.findings)
+    if isinstance(item, Rejection):
+        return Done(item)
+    # The guard reads every item the reader produced, even one that fails validation.
+    found = tuple(guard.scan_item(item)) if guard is not None else ()
     if isinstance(item, RawLine):
         parsed = parse_jsonl_line(item.text, item.source)
         if isinstance(parsed, Rejection):
-            return parsed
+            return Done(parsed, found)
         item = parsed
-    if isinstance(item, Rejection):
-        return item
+    return Done(_evaluate(item, pack, ctx), found)
+
+
+def _evaluate(item: SourcedRecord, pack: Pack, ctx: EvalContext) -> Evaluated:
     record = item.record
     try:
         result = evaluate_record(record, item.source, pack, ctx)
@@ -119,24 +150,29 @@ def evaluate_item(item: WorkItem, pack: Pack, ctx: EvalContext) -> Evaluated:
     )
 
 
-def reject_duplicates(evaluated: Iterable[Evaluated]) -> Iterator[Scored | Rejection]:
+def reject_duplicates(done: Iterable[Done]) -> Iterator[Done]:
     """A second record with an already-seen `record_id` is rejected, the first kept.
 
     Done after evaluation, in input order, so that chunks can be evaluated anywhere; the
-    outcome is the same as `records.dedupe` before evaluation.
+    outcome is the same as `records.dedupe` before evaluation. Outcomes come out as
+    `Scored`, `Rejection` or None (a notice).
     """
     first_seen: dict[str, str] = {}
-    for item in evaluated:
-        if isinstance(item, Rejection):
+    for item in done:
+        outcome = item.outcome
+        if outcome is None or isinstance(outcome, Rejection):
             yield item
             continue
-        source = item.source if isinstance(item, Scored) else item.rejection.source
-        seen = first_seen.get(item.record_id)
+        source = outcome.source if isinstance(outcome, Scored) else outcome.rejection.source
+        seen = first_seen.get(outcome.record_id)
         if seen is not None:
-            yield duplicate_rejection(source, item.record_id, seen)
+            yield Done(duplicate_rejection(source, outcome.record_id, seen), item.findings)
             continue
-        first_seen[item.record_id] = source
-        yield item if isinstance(item, Scored) else item.rejection
+        first_seen[outcome.record_id] = source
+        if isinstance(outcome, Failed):
+            yield Done(outcome.rejection, item.findings)
+        else:
+            yield item
 
 
 def _item_size(item: WorkItem) -> int:
@@ -165,16 +201,18 @@ def chunked(
 # Worker-process state: built once per worker by `_init_worker`.
 _worker_pack: Pack | None = None
 _worker_ctx: EvalContext | None = None
+_worker_guard: PrivacyGuard | None = None
 
 
-def _init_worker(pack: Pack) -> None:
-    global _worker_pack, _worker_ctx
+def _init_worker(pack: Pack, privacy: bool) -> None:
+    global _worker_pack, _worker_ctx, _worker_guard
     _worker_pack, _worker_ctx = pack, context_for(pack)
+    _worker_guard = PrivacyGuard() if privacy else None
 
 
-def _evaluate_chunk(chunk: list[WorkItem]) -> list[Evaluated]:
+def _evaluate_chunk(chunk: list[WorkItem]) -> list[Done]:
     assert _worker_pack is not None and _worker_ctx is not None, "worker not initialised"
-    return [evaluate_item(item, _worker_pack, _worker_ctx) for item in chunk]
+    return [evaluate_item(item, _worker_pack, _worker_ctx, _worker_guard) for item in chunk]
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -188,41 +226,53 @@ def evaluate_stream(
     pack: Pack,
     jobs: int = 1,
     *,
+    privacy: bool = False,
     chunk_chars: int = CHUNK_CHARS,
     chunk_items: int = CHUNK_ITEMS,
-) -> Iterator[Scored | Rejection]:
-    """Evaluate every item, in input order, on `jobs` processes (1 = in this process)."""
+) -> Iterator[Done]:
+    """Evaluate every item, in input order, on `jobs` processes (1 = in this process).
+
+    With `privacy`, the anonymisation guard scans each item where it is evaluated.
+    """
     chunks = chunked(items, chunk_chars, chunk_items)
     first = list(islice(chunks, 2))
     if jobs <= 1 or len(first) < 2:
         # One process, or input too small to be worth starting workers for.
         ctx = context_for(pack)
+        guard = PrivacyGuard() if privacy else None
         evaluated = (
-            evaluate_item(item, pack, ctx) for chunk in chain(first, chunks) for item in chunk
+            evaluate_item(item, pack, ctx, guard)
+            for chunk in chain(first, chunks)
+            for item in chunk
         )
         yield from reject_duplicates(evaluated)
         return
-    yield from reject_duplicates(_pooled(chain(first, chunks), pack, jobs))
+    yield from reject_duplicates(_pooled(chain(first, chunks), pack, jobs, privacy))
 
 
-def _pooled(chunks: Iterable[list[WorkItem]], pack: Pack, jobs: int) -> Iterator[Evaluated]:
+def _pooled(
+    chunks: Iterable[list[WorkItem]], pack: Pack, jobs: int, privacy: bool
+) -> Iterator[Done]:
     # A bounded window of futures, consumed oldest first: input order is kept, and reading
     # never runs far ahead of the workers (Pool.imap would read the whole input into memory).
     executor = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=_context(), initializer=_init_worker, initargs=(pack,)
+        max_workers=jobs,
+        mp_context=_context(),
+        initializer=_init_worker,
+        initargs=(pack, privacy),
     )
-    pending: deque[Future[list[Evaluated]]] = deque()
+    pending: deque[Future[list[Done]]] = deque()
     window = jobs * IN_FLIGHT_PER_JOB
     source = iter(chunks)
     try:
         for chunk in islice(source, window):
             pending.append(executor.submit(_evaluate_chunk, chunk))
         while pending:
-            done = pending.popleft()
+            oldest = pending.popleft()
             for chunk in islice(source, 1):
                 pending.append(executor.submit(_evaluate_chunk, chunk))
             try:
-                results = done.result()
+                results = oldest.result()
             except BrokenProcessPool as exc:
                 raise RuntimeError(
                     "a worker process died during the audit (out of memory?); "
