@@ -403,3 +403,52 @@ def test_note_scope_limits_types_and_window() -> None:
         ).notes_in_scope(rec)
         == []
     )
+
+
+def test_text_rule_limited_to_note_types_and_window_by_override(tmp_path: Path) -> None:
+    offer = (
+        "I made the active offer of advocacy to Child A today and explained what an "
+        "independent advocate does. She declined."
+    )
+    rec = record(
+        events=events(("initial_child_protection_conference", "2023-03-01")),
+        notes=[{"note_id": "N1", "date": "2023-05-30", "type": "home_visit", "text": offer}],
+    )
+    scoped = write(
+        tmp_path / "scoped",
+        {
+            "pack.yaml": """\
+                name: scoped
+                version: '1'
+                extends: [wales-children]
+                overrides:
+                  advocacy-active-offer:
+                    note_window:
+                      event: initial_child_protection_conference
+                      after: {working_days: 20}
+                """
+        },
+    )
+    base, limited = load_pack("wales-children"), load_pack(scoped)
+    assert (
+        evaluate_record(rec, "t", base, context_for(base)).result("advocacy-active-offer").outcome
+        == "met"
+    )
+    got = evaluate_record(rec, "t", limited, context_for(limited)).result("advocacy-active-offer")
+    assert got.outcome == "not_met"
+    assert "checked notes: none; dated within 20 working days after" in got.reason
+    # Same rule, but a note inside the window counts again.
+    inside = rec.model_copy(
+        update={"notes": [rec.notes[0].model_copy(update={"date": dt.date(2023, 3, 20)})]}
+    )
+    assert (
+        evaluate_record(inside, "t", limited, context_for(limited))
+        .result("advocacy-active-offer")
+        .outcome
+        == "met"
+    )
+    # Adding the optional scope fields did not change the shipped rule's identity payload.
+    rule = base.rule("advocacy-active-offer")
+    assert "note_types" not in rule.identity_payload() and "note_window" not in (
+        rule.identity_payload()
+    )

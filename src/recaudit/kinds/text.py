@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from recaudit.kinds.base import EvalContext, result
+from recaudit.kinds.base import EvalContext, NoteScope, result
 from recaudit.records import Record
 from recaudit.results import CueHit, Evidence, RuleResult
 from recaudit.rulepack.schema import Condition, RuleBase, Strict
@@ -73,7 +73,9 @@ class PeopleNames(Strict):
     reporting_verbs: str = DEFAULT_PEOPLE["reporting_verbs"]
 
 
-class TextEvidenceRule(RuleBase):
+class TextEvidenceRule(NoteScope, RuleBase):
+    """`note_types` / `note_window` (from NoteScope) limit which notes are read."""
+
     kind: Literal["text_evidence"]
     cues: list[str] = Field(default_factory=list, description="lexicons of cue rules")
     people: PeopleNames = Field(default_factory=PeopleNames)
@@ -140,7 +142,7 @@ class TextEvidenceRule(RuleBase):
         analyser = compiled.analyser(ctx)
         tiers = [t for t in compiled.tiers if tier_enabled(t, record)]
         out = []
-        for note in record.notes:
+        for note in self.notes_in_scope(record):
             if not note.text or not compiled.trigger.search(note.text):
                 continue
             an = analyser.analyse(note.text)
@@ -264,6 +266,7 @@ def decide(rule: TextEvidenceRule, record: Record, findings: list[Any]) -> RuleR
         reason = "no evidence: " + "; ".join(shown) + more
         cues = _unique(h for f in near for h in _cue_hits(f))
         return result(rule.id, "not_met", reason, cues=cues[:20])
-    checked = ", ".join(n.note_id for n in record.notes) or "none"
+    checked = ", ".join(n.note_id for n in rule.notes_in_scope(record)) or "none"
+    scope = "" if rule.scope_description() == "all notes" else f"; {rule.scope_description()}"
     missing = rule.missing or f"no note records {rule.title.lower()}"
-    return result(rule.id, "not_met", f"no evidence: {missing} (checked notes: {checked})")
+    return result(rule.id, "not_met", f"no evidence: {missing} (checked notes: {checked}{scope})")
