@@ -272,6 +272,28 @@ def test_audit_json_carries_overrides_and_identity(tmp_path: Path) -> None:
     assert rules["ethnicity-recorded"]["weight"] == 3
     for record in data["records"]:
         assert "religion-recorded" not in {r["rule_id"] for r in record["results"]}
+    pack = audit.pack
+    assert rules["language-recorded"]["identity"] == pack.identity("language-recorded")
+
+
+def test_audit_json_identity_follows_lexicon_content(tmp_path: Path) -> None:
+    from recaudit.audit import run_audit, write_reports
+
+    samples = Path(__file__).resolve().parents[1] / "samples" / "records.jsonl"
+
+    def identities(folder: Path) -> dict[str, str]:
+        audit = run_audit([samples], load_pack(folder))
+        (path,) = write_reports(audit, folder / "out", ["json"])
+        return {r["id"]: r["identity"] for r in json.loads(path.read_text())["rule_pack"]["rules"]}
+
+    plain = identities(extending(tmp_path / "a"))
+    renamed = identities(
+        extending(tmp_path / "b", "overrides:\n  language-recorded: {title: Main language}\n")
+    )
+    more = identities(extending(tmp_path / "c", "lexicons_add:\n  placeholders: [pending]\n"))
+    assert plain == renamed
+    changed = {k for k in plain if plain[k] != more[k]}
+    assert changed == {"ethnicity-recorded", "language-recorded", "religion-recorded"}
 
 
 # ----------------------------------------------------------------------------- shipped packs

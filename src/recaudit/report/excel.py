@@ -45,7 +45,6 @@ from recaudit.records import Rejection
 from recaudit.report.filenames import unique_filenames
 from recaudit.results import RecordResult, RuleResult
 from recaudit.rulepack import Pack
-from recaudit.rulepack.identity import rule_identity
 from recaudit.scoring import RuleTally, Tally, grade
 
 EXCEL_MAX_ROWS = 1_048_576
@@ -730,7 +729,7 @@ def write_rules(book: Workbook, pack: Pack, max_rows: int) -> None:
                 rule.guidance,
                 "\n".join(rule.references),
                 rule.origin,
-                rule_identity(rule),
+                pack.identity(rule.id),
             ]
         )
     series.close()

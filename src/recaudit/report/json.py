@@ -14,7 +14,6 @@ from typing import Any
 from recaudit import __version__
 from recaudit.audit import Audit
 from recaudit.results import RecordResult
-from recaudit.rulepack.identity import rule_identity
 from recaudit.scoring import Tally
 
 
@@ -56,7 +55,7 @@ def header(audit: Audit) -> dict[str, Any]:
                     "kind": rule.kind,
                     "title": rule.title,
                     "weight": rule.weight,
-                    "identity": rule_identity(rule),
+                    "identity": pack.identity(rule.id),
                 }
                 for rule in pack.rules
             ],
