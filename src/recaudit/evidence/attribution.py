@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from recaudit.evidence.matching import Term, term_from_item
+from recaudit.evidence.matching import Term, alternation, term_from_item
 
 Kind = Literal["child", "other", "professional", "unknown"]
 Gender = Literal["f", "m", "n"]
@@ -125,7 +125,7 @@ def people_from(
 
 def _alt(terms: Sequence[Term]) -> str:
     ordered = sorted(terms, key=lambda t: -len(t.shown))
-    return "(?:" + "|".join(t.wrapped() for t in ordered) + ")" if ordered else r"(?!x)x"
+    return "(?:" + alternation(ordered) + ")" if ordered else r"(?!x)x"
 
 
 @dataclass(frozen=True, slots=True)
