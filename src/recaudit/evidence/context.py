@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recaudit.evidence.matching import Term, term_from_item
+from recaudit.evidence.matching import Term, term_from_item, union
 
 Direction = Literal["forward", "backward", "both", "terminate", "pseudo"]
 
@@ -97,14 +97,8 @@ class CueSet:
     @classmethod
     def build(cls, items: Sequence[Any]) -> CueSet:
         specs = tuple(CueSpec.model_validate(item) for item in items)
-        patterns = tuple(
-            re.compile(
-                "|".join(t.wrapped() for t in sorted(s.terms(), key=lambda t: -len(t.shown))),
-                re.IGNORECASE,
-            )
-            for s in specs
-        )
-        any_cue = re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
+        patterns = tuple(union(s.terms()) for s in specs)
+        any_cue = union(t for s in specs for t in s.terms())
         return cls(specs, patterns, any_cue)
 
 
