@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     from recaudit.records import Record
     from recaudit.rulepack import load_pack
 
-    records = [Record.model_validate_json(json.dumps(r))
-               for r in iter_records(int(args.words), args.seed)]
+    records = [
+        Record.model_validate_json(json.dumps(r)) for r in iter_records(int(args.words), args.seed)
+    ]
     words = sum(len(n.text.split()) for r in records for n in r.notes)
     pack = load_pack("wales-children")
     rules = [pack.rule(rule_id) for rule_id in TEXT_RULES]
@@ -56,9 +57,14 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     ctx = EvalContext(pack.lexicons)
-    warm = Record.model_validate({"record_id": "W", "case_type": "child_protection",
-                                  "carers": [{"carer_id": "C"}],
-                                  "notes": [{"note_id": "N", "text": "Child A said hi."}]})
+    warm = Record.model_validate(
+        {
+            "record_id": "W",
+            "case_type": "child_protection",
+            "carers": [{"carer_id": "C"}],
+            "notes": [{"note_id": "N", "text": "Child A said hi."}],
+        }
+    )
     for rule in rules:
         rule.evaluate(warm, ctx)
     startup_s = time.perf_counter() - t0
@@ -85,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"{len(records)} records, {words:,} words")
     print(f"re floor (target terms)   {figures['floor_re_words_per_s']:>12,} words/s")
-    print(f"three text rules          {figures['text_rules_words_per_s']:>12,} words/s "
-          f"({rules_s:.1f} s; {figures['ratio_to_floor']}x the floor)")
+    print(
+        f"three text rules          {figures['text_rules_words_per_s']:>12,} words/s "
+        f"({rules_s:.1f} s; {figures['ratio_to_floor']}x the floor)"
+    )
     print(f"start-up (spaCy import + pipeline + compile): {startup_s:.2f} s")
     print(f"outcomes: {json.dumps(outcomes)}")
     if args.json:

@@ -15,8 +15,11 @@ DEV_SET = Path(__file__).parents[1].parent / "shared" / "dev-set"
 def _sentences(text: str, seg: Segmented) -> list[tuple[int, int]]:
     out = []
     for s, e in seg.sentences:
-        toks = [(seg.token_starts[i], seg.token_ends[i]) for i in range(s, e)
-                if text[seg.token_starts[i]:seg.token_ends[i]].strip()]
+        toks = [
+            (seg.token_starts[i], seg.token_ends[i])
+            for i in range(s, e)
+            if text[seg.token_starts[i] : seg.token_ends[i]].strip()
+        ]
         if toks:
             out.append((toks[0][0], toks[-1][1]))
     return out
