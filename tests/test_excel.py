@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recaudit.audit import Audit, write_reports
+from recaudit.audit import Audit, run_audit, write_reports
 from recaudit.privacy import IdentifierFinding
 from recaudit.report.excel import (
     AUDITOR_CHOICES,
@@ -462,3 +462,22 @@ def test_cli_per_worker_option(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert not (without / "workers").exists()
+
+
+def test_an_audit_with_nothing_audited_still_opens(tmp_path: Path) -> None:
+    records = tmp_path / "bad.jsonl"
+    records.write_text('{"record_id": 1}\nnot json\n', encoding="utf-8")
+    support = load_support()
+    audit = run_audit([records], support.fixture_pack(), now=support.NOW)
+    assert len(audit.records) == 0 and len(audit.rejected) == 2
+    book = load_workbook(write_workbook(audit, tmp_path / "audit.xlsx", per_worker=True))
+    assert book.sheetnames == SHEETS
+    findings = book["Findings"]
+    assert rows(findings)[1:] == [] or all(v is None for r in rows(findings)[1:] for v in r)
+    (table,) = findings.tables.values()
+    assert table.ref == "A1:P2"  # a Table needs a data row, even an empty one
+    pairs = summary_pairs(book["Summary"])
+    assert (pairs["Records audited"], pairs["Records rejected"]) == (0, 2)
+    assert (pairs["Service score"], pairs["Service grade"]) == ("n/a", "n/a")
+    assert len(table_rows(book["Rejected"])) == 2
+    assert not (tmp_path / "workers").exists() or not any((tmp_path / "workers").iterdir())

@@ -18,20 +18,23 @@ import datetime as dt
 import math
 import re
 import shutil
+import tempfile
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from weakref import WeakKeyDictionary
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
-from openpyxl.workbook.child import INVALID_TITLE_REGEX
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.filters import AutoFilter
@@ -46,6 +49,7 @@ from recaudit.report.filenames import unique_filenames
 from recaudit.results import RecordResult, RuleResult
 from recaudit.rulepack import Pack
 from recaudit.scoring import RuleTally, Tally, grade
+from recaudit.store import decode_result, encode_result
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_CELL_CHARS = 32_767
@@ -100,18 +104,18 @@ def clean_text(text: str) -> str:
     return "".join(kept) + mark
 
 
-def make_cell(sheet: WriteOnlyWorksheet, value: Any, style: str | None = None) -> WriteOnlyCell:
+def make_cell(sheet: WriteOnlyWorksheet, value: Any, style: str | None = None) -> Cell | None:
     """The one place any value enters the workbook.
 
     Strings are always stored as text (data type "s"), so `=HYPERLINK(...)` or `#N/A` in a
     note is shown, never evaluated; text starting with a formula trigger also gets Excel's
     quote prefix so it stays text when a user edits the cell or exports it to CSV.
+    `None` stays an empty cell (none is written: the column's style covers it).
     """
-    cell = WriteOnlyCell(sheet)
-    if style is not None:
-        cell.style = style
     if value is None:
-        return cell
+        return None
+    arrays = _STYLE_ARRAYS.get(sheet.parent, {})
+    cell = Cell(sheet, row=1, column=1, style_array=arrays.get(style) if style else None)
     if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
         cell.value = value
         return cell
@@ -144,6 +148,19 @@ _TOP = Alignment(vertical="top")
 _TOP_WRAP = Alignment(vertical="top", wrap_text=True)
 
 
+# Style arrays of each workbook's named styles: a cell built from one costs a copy, where
+# assigning `cell.style = name` costs a search of the workbook's styles (4× slower).
+_STYLE_ARRAYS: WeakKeyDictionary[Workbook, dict[str, StyleArray]] = WeakKeyDictionary()
+
+
+def register_styles(book: Workbook) -> None:
+    arrays = {}
+    for style in _named_styles():
+        book.add_named_style(style)
+        arrays[style.name] = style.as_tuple()
+    _STYLE_ARRAYS[book] = arrays
+
+
 def _named_styles() -> list[NamedStyle]:
     return [
         NamedStyle(S_TEXT, alignment=_TOP),
@@ -162,6 +179,9 @@ def _named_styles() -> list[NamedStyle]:
         NamedStyle(S_NUM, number_format="General", alignment=_TOP),
     ]
 
+
+# What an empty cell of a column looks like: alignment and number format of its style.
+COLUMN_LOOKS = {s.name: (s.alignment, s.number_format) for s in _named_styles() if s.name != S_HEAD}
 
 # RAG: fills with dark text of the same hue (Excel's own "good/neutral/bad" pairs), which
 # keep a readable contrast; the label column repeats the category as text.
@@ -293,7 +313,13 @@ class SeriesSheet:
         title = self.title if number == 1 else f"{self.title} ({number})"
         sheet = self.book.create_sheet(title)
         for index, column in enumerate(self.columns, start=1):
-            sheet.column_dimensions[get_column_letter(index)].width = column.width
+            dimension = sheet.column_dimensions[get_column_letter(index)]
+            dimension.width = column.width
+            # The column's own style, for cells left empty and text a user types later
+            # (e.g. the auditor's comment wraps).
+            look = COLUMN_LOOKS.get(column.style)
+            if look is not None:
+                dimension.alignment, dimension.number_format = look
         sheet.freeze_panes = self.freeze
         sheet.append([make_cell(sheet, c.header, S_HEAD) for c in self.columns])
         self.parts.append(Part(sheet))
@@ -344,7 +370,6 @@ class BookData:
     scope: str = "All records"
     records_in: int | None = None
     rejected_count: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_audit(cls, audit: Audit) -> BookData:
@@ -365,26 +390,68 @@ class BookData:
         )
 
 
-def worker_book(audit: Audit, worker: str) -> BookData:
-    """One worker's records: their tally, their teams, their privacy findings."""
+@dataclass
+class WorkerShare:
+    """One worker's records, spooled to their own file, and the figures only they need."""
 
-    def mine() -> Iterator[RecordResult]:
-        return (r for r in audit.records if worker_key(r.worker) == worker)
+    path: Path
+    teams: dict[str, Tally] = field(default_factory=dict)
+    privacy: list[IdentifierFinding] = field(default_factory=list)
 
-    teams: dict[str, Tally] = {}
-    ids: set[str] = set()
-    for record in mine():
-        ids.add(record.record_id)
-        teams.setdefault(team_key(record.team), Tally(audit.pack.weights)).add(record.results)
-    base = BookData.from_audit(audit)
+    def records(self) -> Iterator[RecordResult]:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as handle:
+            for line in handle:
+                yield decode_result(line.rstrip(b"\n"))
+
+
+_OPEN_SPOOLS = 64  # file handles kept open while splitting (workers can be many)
+
+
+def split_by_worker(audit: Audit, folder: Path) -> dict[str, WorkerShare]:
+    """One pass over the records, writing each worker's to their own spool file.
+
+    Reading the (disk-backed) records once per worker would cost workers × records
+    decodes; this costs one pass, then each worker reads only their own share.
+    """
+    shares = {w: WorkerShare(folder / f"{i}.jsonl") for i, w in enumerate(audit.workers)}
+    flagged: dict[str, list[IdentifierFinding]] = {}
+    for finding in audit.privacy:
+        if finding.record_id is not None:
+            flagged.setdefault(finding.record_id, []).append(finding)
+    handles: OrderedDict[str, IO[bytes]] = OrderedDict()
+    try:
+        for record in audit.records:
+            worker = worker_key(record.worker)
+            share = shares[worker]
+            share.teams.setdefault(team_key(record.team), Tally(audit.pack.weights)).add(
+                record.results
+            )
+            share.privacy += flagged.get(record.record_id, [])
+            handle = handles.pop(worker, None) or share.path.open("ab")
+            handles[worker] = handle
+            handle.write(encode_result(record) + b"\n")
+            if len(handles) > _OPEN_SPOOLS:
+                handles.popitem(last=False)[1].close()
+    finally:
+        for handle in handles.values():
+            handle.close()
+    for share in shares.values():
+        share.teams = dict(sorted(share.teams.items()))
+    return shares
+
+
+def worker_book(audit: Audit, worker: str, share: WorkerShare) -> BookData:
+    """What a worker's own workbook shows: their records, teams and privacy findings."""
     return replace(
-        base,
-        records=mine,
+        BookData.from_audit(audit),
+        records=share.records,
         rejected=(),
         service=audit.workers[worker],
-        teams=dict(sorted(teams.items())),
+        teams=share.teams,
         workers={worker: audit.workers[worker]},
-        privacy=[f for f in audit.privacy if f.record_id in ids],
+        privacy=share.privacy,
         scope=f"Worker {worker}",
         records_in=None,
         rejected_count=0,
@@ -414,6 +481,10 @@ class _Rows:
 
 SUMMARY_RULE_HEADERS = ("Rule", "Title", "Applicable", "Met", "Partial", "Not met",
                         "Not applicable", "Compliance", "RAG", "Weight")  # fmt: skip
+
+
+def _or_na(value: float | None) -> float | str:
+    return "n/a" if value is None else value
 
 
 def _run_metadata(data: BookData) -> list[tuple[str, Any]]:
@@ -457,7 +528,7 @@ def write_summary(book: Workbook, data: BookData, bands: RagBands) -> None:
     if data.records_in is not None:
         out.add(("Records rejected", S_LABEL), (data.rejected_count, S_INT))
     score = data.service.score
-    score_row = out.add(("Service score", S_LABEL), (score, S_PCT))
+    score_row = out.add(("Service score", S_LABEL), (_or_na(score), S_PCT))
     add_rag_formats(sheet, f"B{score_row}", bands)
     out.add(("Service grade", S_LABEL), (grade(score, pack.grade_bands) or "n/a", S_TEXT))
     rag_row = out.add(("Service RAG", S_LABEL), (bands.label(score), S_TEXT))
@@ -793,18 +864,13 @@ class _FixedTimeZip(ZipFile):
             shutil.copyfileobj(source, target, 1 << 20)
 
 
-def _sheet_title(text: str) -> str:
-    return INVALID_TITLE_REGEX.sub("_", text)[:31]
-
-
 def build_workbook(data: BookData, path: Path, *, max_rows: int = EXCEL_MAX_ROWS) -> Path:
     book = Workbook(write_only=True)
-    for style in _named_styles():
-        book.add_named_style(style)
+    register_styles(book)
     when = _stamp(data.generated_at)
     props = book.properties
     props.creator = "recaudit"
-    props.title = _sheet_title(f"recaudit audit: {data.pack.name}")
+    props.title = f"recaudit audit: {data.pack.name} {data.pack.version}"
     props.created = when
     props.modified = when
     props.lastModifiedBy = None
@@ -849,8 +915,9 @@ def write_worker_workbooks(
     """One workbook per worker, named by `unique_filenames` (worker ids are untrusted)."""
     names = unique_filenames(audit.workers)
     written: dict[str, Path] = {}
-    for worker, stem in names.items():
-        written[worker] = build_workbook(
-            worker_book(audit, worker), folder / f"{stem}.xlsx", max_rows=max_rows
-        )
+    with tempfile.TemporaryDirectory(prefix="recaudit-workers-") as spool:
+        shares = split_by_worker(audit, Path(spool))
+        for worker, stem in names.items():
+            book = worker_book(audit, worker, shares[worker])
+            written[worker] = build_workbook(book, folder / f"{stem}.xlsx", max_rows=max_rows)
     return written
