@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--pack", choices=("fixture", "default"), default="fixture")
     parser.add_argument("--per-worker", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the audit itself")
     parser.add_argument("--keep", type=Path, help="write the workbook here instead of a temp dir")
     args = parser.parse_args(argv)
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         pack = support.fixture_pack() if args.pack == "fixture" else load_pack("wales-children")
 
         start = time.perf_counter()
-        audit = run_audit([records], pack, now=support.NOW)
+        audit = run_audit([records], pack, now=support.NOW, jobs=args.jobs)
         audited = time.perf_counter() - start
         before_peak, before_now = peak_mb(), current_mb()
 

@@ -481,3 +481,59 @@ def test_an_audit_with_nothing_audited_still_opens(tmp_path: Path) -> None:
     assert (pairs["Service score"], pairs["Service grade"]) == ("n/a", "n/a")
     assert len(table_rows(book["Rejected"])) == 2
     assert not (tmp_path / "workers").exists() or not any((tmp_path / "workers").iterdir())
+
+
+# --- the shipped default pack (real text rules, spaCy) ----------------------------------
+
+DEFAULT_PACK_RECORDS = SUPPORT_FILE.parent / "default-pack.jsonl"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "records.jsonl"
+
+
+@pytest.fixture(scope="module")
+def default_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("default-pack")
+    audit = run_audit([SAMPLES, DEFAULT_PACK_RECORDS], now=load_support().NOW)
+    write_reports(audit, out, ("json", "xlsx"))
+    return out
+
+
+def test_default_pack_workbook_matches_audit_json(default_out: Path) -> None:
+    doc = json.loads((default_out / "audit.json").read_text(encoding="utf-8"))
+    book = load_workbook(default_out / "audit.xlsx")
+    assert doc["rule_pack"]["name"] == "wales-children" and len(doc["rule_pack"]["rules"]) == 7
+    sheet = book["Summary"]
+    start = find_row(sheet, "Rule")
+    table = rows(sheet)[start : start + 7]
+    service = doc["summary"]["service"]["rules"]
+    for row in table:
+        counts = service[row[0]]
+        assert row[2:7] == (counts["applicable"], counts["met"], counts["partial"],
+                            counts["not_met"], counts["not_applicable"])  # fmt: skip
+    findings = table_rows(book["Findings"])
+    expected = [
+        (rec["record_id"], res["rule_id"], OUTCOME_LABELS[res["outcome"]])
+        for rec in doc["records"]
+        for res in rec["results"]
+        if res["outcome"] != "not_applicable"
+    ]
+    assert [(r["Record"], r["Rule"], r["Outcome"]) for r in findings] == expected
+    evidence = {
+        (rec["record_id"], res["rule_id"]): res["evidence"][0]
+        for rec in doc["records"]
+        for res in rec["results"]
+        if res["evidence"]
+    }
+    assert evidence  # the text rules found evidence in the samples
+    for row in findings:
+        first = evidence.get((row["Record"], row["Rule"]))
+        assert row["Evidence"] == (first["text"] if first else None)
+        assert row["Evidence note"] == (first["note_id"] if first else None)
+    offer = next(
+        r for r in findings if (r["Record"], r["Rule"]) == ("DP-001", "advocacy-active-offer")
+    )
+    assert offer["Outcome"] == "Met"
+    assert offer["In context"].startswith(HYPERLINK)
+    cell = next(
+        c for c in book["Findings"]["L"] if isinstance(c.value, str) and c.value.startswith("=")
+    )
+    assert cell.data_type == "s" and cell.quotePrefix

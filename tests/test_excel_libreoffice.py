@@ -11,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_excel import HYPERLINK, SHEETS, load_support
+from test_excel import DEFAULT_PACK_RECORDS, HYPERLINK, SHEETS, load_support
 
-from recaudit.audit import Audit
+from recaudit.audit import Audit, run_audit
 from recaudit.report.excel import write_workbook
 
 pytestmark = pytest.mark.libreoffice
@@ -75,3 +75,15 @@ def test_continuation_and_worker_workbooks_open(audit: Audit, tmp_path: Path) ->
     worker = next((tmp_path / "workers").glob("x-*.xlsx"))  # the worker "../../x"
     worker_sheets = convert_to_csv(worker, tmp_path / "csv-worker", tmp_path / "lo-profile")
     assert [r[0] for r in worker_sheets["Records"][1:]] == ["EX-003"]
+
+
+def test_default_pack_evidence_context_shows_formula_text_literally(tmp_path: Path) -> None:
+    audit = run_audit([DEFAULT_PACK_RECORDS], now=load_support().NOW)
+    book = write_workbook(audit, tmp_path / "audit.xlsx")
+    sheets = convert_to_csv(book, tmp_path / "csv", tmp_path / "lo-profile")
+    header, *findings = sheets["Findings"]
+    rows = [dict(zip(header, row, strict=True)) for row in findings]
+    offer = next(r for r in rows if (r["Record"], r["Rule"]) == ("DP-001", "advocacy-active-offer"))
+    assert offer["In context"] == HYPERLINK + " Active offer of advocacy made to Child S2 today."
+    voice = next(r for r in rows if (r["Record"], r["Rule"]) == ("DP-002", "voice-of-child"))
+    assert voice["In context"].startswith("+44 Child S1 said")

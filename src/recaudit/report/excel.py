@@ -266,11 +266,7 @@ class Column:
 @dataclass
 class Part:
     sheet: WriteOnlyWorksheet
-    rows: int = 1  # the header row
-
-    @property
-    def last_row(self) -> int:
-        return self.rows
+    rows: int = 1  # rows written so far, the header included (= the last row's number)
 
 
 Finisher = Callable[[WriteOnlyWorksheet, int, int], None]
@@ -304,10 +300,6 @@ class SeriesSheet:
         self.parts: list[Part] = []
         self._new_part()
 
-    @property
-    def data_rows(self) -> int:
-        return sum(part.rows - 1 for part in self.parts)
-
     def _new_part(self) -> None:
         number = len(self.parts) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
@@ -338,7 +330,7 @@ class SeriesSheet:
 
     def _finish(self, part: Part, number: int) -> None:
         if self.finisher:
-            self.finisher(part.sheet, number, part.last_row)
+            self.finisher(part.sheet, number, part.rows)
 
     def close(self) -> None:
         self._finish(self.parts[-1], len(self.parts))
