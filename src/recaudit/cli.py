@@ -205,9 +205,7 @@ def audit(
                 "--strict-anonymisation: the input is not anonymised; no report was written",
                 EXIT_INPUT,
             )
-    written = write_reports(
-        result, out, chosen, per_worker=per_worker, lang=lang, jobs=processes
-    )
+    written = write_reports(result, out, chosen, per_worker=per_worker, lang=lang, jobs=processes)
     print_summary(result, written)
 
 

@@ -279,7 +279,15 @@ def _judge(
     if veto is not None:
         rejected.append(f"vetoed by '{veto.group(0)}' in the same note")
     if tier.experiencer == "subject" and not rejected:
-        span_end = _extend_over_quote(text, span_end, s_end)
+        # What was said is part of the proof: the quotation after the verb or, for
+        # reported speech ("told me she wants to live with Nan"), the rest of the clause.
+        quoted = _extend_over_quote(text, span_end, s_end)
+        if quoted == span_end:
+            span_end = _extend_over_clause(
+                text, span_end, _clause(cues, span_end, s_start, s_end)[1]
+            )
+        else:
+            span_end = quoted
     return Finding(
         tier=tier,
         note_id=note.note_id,
@@ -363,6 +371,22 @@ def _extend_over_quote(text: str, end: int, limit: int) -> int:
     close = "”" if text[m.end() - 1] == "“" else '"'
     stop = text.find(close, m.end())
     return stop + 1 if 0 <= stop < limit + 1 else end
+
+
+MAX_REPORTED = 120
+
+
+def _extend_over_clause(text: str, end: int, clause_end: int) -> int:
+    """Extend to the end of the clause (at most MAX_REPORTED characters, at a word end)."""
+    limit = min(clause_end, end + MAX_REPORTED)
+    if limit <= end:
+        return end
+    if limit < clause_end:
+        cut = text.rfind(" ", end, limit)
+        limit = cut if cut > end else limit
+    while limit > end and (text[limit - 1].isspace() or text[limit - 1] in ".,;:"):
+        limit -= 1
+    return limit
 
 
 def target_hits(

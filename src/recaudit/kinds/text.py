@@ -235,11 +235,12 @@ def decide(rule: TextEvidenceRule, record: Record, findings: list[Any]) -> RuleR
             continue
         accepted.sort(key=lambda f: (f.tier.index, f.note_id, f.start))
         chosen = []
-        seen = set()
         for f in accepted:
-            key = (f.note_id, f.start, f.end)
-            if key not in seen:
-                seen.add(key)
+            # A span inside evidence already chosen ("wants" in "told me she wants…")
+            # adds nothing.
+            if not any(
+                c.note_id == f.note_id and c.start <= f.start and f.end <= c.end for c in chosen
+            ):
                 chosen.append(f)
         chosen = chosen[:MAX_EVIDENCE]
         lead = chosen[0]
