@@ -209,3 +209,26 @@ def test_text_kind_does_not_import_spacy_at_import_time() -> None:
     code = "import recaudit.kinds.text, sys; print('spacy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_child_gender_from_the_note_guides_pronouns() -> None:
+    # The note shows Child B is a boy ("his room"), so "she" is Mum, not Child B.
+    text = "Mum and Child B were at home. Child B showed me his room. She said she feels tired."
+    assert run(VOICE, text).outcome == "not_met"
+    text = "Mum and Child B were at home. Child B showed me her room. She said she feels safe."
+    assert run(VOICE, text).outcome == "met"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "C1 told me she wants to stay at Nan's.",
+        "[Child] said she likes her new school.",
+    ],
+)
+def test_other_child_reference_styles(text: str) -> None:
+    assert run(VOICE, text).outcome == "met"
+
+
+def test_lac_review_is_not_the_child() -> None:
+    assert run(ADVOCACY, "At the LAC review advocacy was offered to Mum.").outcome == "not_met"

@@ -256,7 +256,9 @@ class People:
         slots: dict[str, tuple[Kind, str]] = {}
         out: list[Mention] = []
         quote_starts = [q[0] for q in quotes]
-        for start, end, cls in self._raw(text):
+        raw = self._raw(text)
+        child_fill = _child_gender(text, raw, quotes, quote_starts)
+        for start, end, cls in raw:
             words = text[start:end]
             in_quote = _inside(start, quotes, quote_starts)
             subject_pos = _subject_position(text, start)
@@ -272,7 +274,7 @@ class People:
                 continue
             if cls == "c":
                 kind = "child"
-                fill = "fmn"
+                fill = child_fill
             else:
                 kind = "professional" if cls == "p" else "other"
                 fill = {"p": "n", "f": "fn", "m": "mn", "n": "n"}[cls]
@@ -281,6 +283,42 @@ class People:
                     slots[slot] = (kind, words)
             out.append(Mention(start, end, words, kind, False, True, in_quote, subject_pos, words))
         return out
+
+
+CHILD_GENDER_WINDOW = 80
+
+
+def _child_gender(
+    text: str,
+    raw: Sequence[tuple[int, int, str]],
+    quotes: Sequence[tuple[int, int]],
+    quote_starts: Sequence[int],
+) -> str:
+    """Which pronoun slots a child reference fills: the child's gender when the note shows
+    it, else all of them.
+
+    The record does not say the child's gender, but notes do: the first gendered pronoun
+    shortly after a child reference, with no gendered adult named in between ("Child A
+    showed me her room"), votes for it. Knowing it keeps "she" from resolving to a boy
+    when Mum was named before him.
+    """
+    votes = {"f": 0, "m": 0}
+    for i, (start, end, cls) in enumerate(raw):
+        if cls != "c" or _inside(start, quotes, quote_starts):
+            continue
+        for nxt_start, nxt_end, nxt_cls in raw[i + 1 :]:
+            if nxt_start - end > CHILD_GENDER_WINDOW or nxt_cls in ("c", "f", "m"):
+                break
+            if nxt_cls == "x":
+                gender = _PRONOUNS[text[nxt_start:nxt_end].lower()][0]
+                if gender in votes:
+                    votes[gender] += 1
+                    break
+    if votes["f"] > votes["m"]:
+        return "fn"
+    if votes["m"] > votes["f"]:
+        return "mn"
+    return "fmn"
 
 
 def _inside(pos: int, spans: Sequence[tuple[int, int]], starts: Sequence[int]) -> bool:
