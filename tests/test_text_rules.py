@@ -232,3 +232,41 @@ def test_other_child_reference_styles(text: str) -> None:
 
 def test_lac_review_is_not_the_child() -> None:
     assert run(ADVOCACY, "At the LAC review advocacy was offered to Mum.").outcome == "not_met"
+
+
+def test_bad_cue_is_a_load_time_error(tmp_path) -> None:
+    import shutil
+
+    from recaudit.resources import rules_dir
+    from recaudit.rulepack import PackError, load_pack
+
+    pack = tmp_path / "pack"
+    shutil.copytree(rules_dir() / "wales-children", pack)
+    cues = pack / "lexicons" / "context-cues.yaml"
+    cues.write_text(
+        cues.read_text(encoding="utf-8")
+        + '  - {pattern: "nope", category: negated, direction: sideways}\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(PackError) as exc:
+        load_pack(pack)
+    message = str(exc.value)
+    assert "context_cues" in message and "direction" in message
+    assert "voice-of-child.yaml:" in message
+
+
+def test_unknown_tier_key_is_a_load_time_error(tmp_path) -> None:
+    import shutil
+
+    from recaudit.resources import rules_dir
+    from recaudit.rulepack import PackError, load_pack
+
+    pack = tmp_path / "pack"
+    shutil.copytree(rules_dir() / "wales-children", pack)
+    rule = pack / "rules" / "carers-assessment-offer.yaml"
+    rule.write_text(
+        rule.read_text(encoding="utf-8").replace("window: 12", "window: 12\n    colour: red"),
+        encoding="utf-8",
+    )
+    with pytest.raises(PackError, match="colour"):
+        load_pack(pack)

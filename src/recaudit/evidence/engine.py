@@ -159,7 +159,9 @@ def _resolve_overlaps(hits: list[tuple[int, int, str]]) -> list[tuple[int, int, 
     hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
     kept: list[tuple[int, int, str]] = []
     for h in hits:
-        if all(h[1] <= k[0] or h[0] >= k[1] for k in kept):
+        # The same words in two lexicons ("signed": speech and observed behaviour) are a
+        # hit for each: every tier that looks for them sees them.
+        if all(h[1] <= k[0] or h[0] >= k[1] or (h[0], h[1]) == (k[0], k[1]) for k in kept):
             kept.append(h)
     return sorted(kept)
 
