@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -537,3 +538,39 @@ def test_default_pack_workbook_matches_audit_json(default_out: Path) -> None:
         c for c in book["Findings"]["L"] if isinstance(c.value, str) and c.value.startswith("=")
     )
     assert cell.data_type == "s" and cell.quotePrefix
+
+
+def test_evidence_is_bold_inside_its_sentence(default_out: Path) -> None:
+    doc = json.loads((default_out / "audit.json").read_text(encoding="utf-8"))
+    book = load_workbook(default_out / "audit.xlsx", rich_text=True)
+    sheet = book["Findings"]
+    header = [c.value for c in sheet[1]]
+    record, rule, context = (header.index(h) for h in ("Record", "Rule", "In context"))
+    results = {
+        (rec["record_id"], res["rule_id"]): res for rec in doc["records"] for res in rec["results"]
+    }
+    checked = 0
+    for row in sheet.iter_rows(min_row=2):
+        cell = row[context]
+        if not isinstance(cell.value, CellRichText):
+            continue
+        first = results[(row[record].value, row[rule].value)]["evidence"][0]
+        bold = [b.text for b in cell.value if isinstance(b, TextBlock) and b.font.b]
+        assert bold == [first["text"]]
+        assert str(cell.value) == first["sentence"]
+        checked += 1
+    assert checked >= 5
+
+
+def test_highlight_falls_back_to_plain_text_when_unusable(tmp_path: Path) -> None:
+    from openpyxl import Workbook as NewBook
+
+    from recaudit.report.excel import Highlight, make_cell
+
+    sheet = NewBook(write_only=True).create_sheet("x")
+    assert make_cell(sheet, Highlight("abc", 2, 9)).value == "abc"  # span outside the text
+    long = "=" + "y" * 40_000
+    cell = make_cell(sheet, Highlight(long, 1, 5))
+    assert cell.value.endswith(truncation_mark(len(long))) and cell.quotePrefix
+    rich = make_cell(sheet, Highlight("-a\x07bc", 1, 4)).value
+    assert isinstance(rich, CellRichText) and str(rich) == "-abc"

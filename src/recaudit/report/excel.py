@@ -30,6 +30,8 @@ from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
@@ -46,7 +48,7 @@ from recaudit.audit import Audit, InputSummary, team_key, worker_key
 from recaudit.privacy import IdentifierFinding
 from recaudit.records import Rejection
 from recaudit.report.filenames import unique_filenames
-from recaudit.results import RecordResult, RuleResult
+from recaudit.results import Evidence, RecordResult, RuleResult
 from recaudit.rulepack import Pack
 from recaudit.scoring import RuleTally, Tally, grade
 from recaudit.store import decode_result, encode_result
@@ -122,12 +124,47 @@ def make_cell(sheet: WriteOnlyWorksheet, value: Any, style: str | None = None) -
     if isinstance(value, dt.date):
         cell.value = value
         return cell
+    if isinstance(value, Highlight):
+        rich = value.rich_text()
+        if rich is not None:
+            cell.value = rich
+            cell.data_type = "s"
+            cell.quotePrefix = str(rich).startswith(FORMULA_TRIGGERS)
+            return cell
+        value = value.text
     text = clean_text(value if isinstance(value, str) else str(value))
     cell.value = text
     cell.data_type = "s"
     if text.startswith(FORMULA_TRIGGERS):
         cell.quotePrefix = True
     return cell
+
+
+_BOLD = InlineFont(b=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    """Text with one span shown in bold (the evidence inside its sentence)."""
+
+    text: str
+    start: int
+    end: int
+
+    def rich_text(self) -> CellRichText | None:
+        """Bold span as rich text; None when the span is unusable or the text too long
+        (then the plain text goes through `clean_text`, mark and all)."""
+        if not 0 <= self.start < self.end <= len(self.text):
+            return None
+        parts = [
+            _ILLEGAL.sub("", piece)
+            for piece in (self.text[: self.start], self.text[self.start : self.end],
+                          self.text[self.end :])
+        ]  # fmt: skip
+        if _utf16_len("".join(parts)) > EXCEL_MAX_CELL_CHARS:
+            return None
+        before, span, after = parts
+        return CellRichText(*(p for p in (before, TextBlock(_BOLD, span), after) if p))
 
 
 # --------------------------------------------------------------------------------------
@@ -683,6 +720,17 @@ FINDINGS_COLUMNS = (
 )
 
 
+def _in_context(evidence: Evidence) -> Highlight | str | None:
+    """The sentence around the evidence, the evidence in bold (when it is not the same)."""
+    sentence = evidence.sentence
+    if not sentence or sentence == evidence.text:
+        return None
+    if evidence.sentence_start is None:
+        return sentence
+    start = evidence.start - evidence.sentence_start
+    return Highlight(sentence, start, start + (evidence.end - evidence.start))
+
+
 def _finding_row(record: RecordResult, result: RuleResult, title: str) -> list[Any]:
     first = result.evidence[0] if result.evidence else None
     more = "\n".join(
@@ -690,7 +738,7 @@ def _finding_row(record: RecordResult, result: RuleResult, title: str) -> list[A
         for e in result.evidence[1:]
     )
     cues = "\n".join(f"{c.category}: {c.text!r} ({c.note_id})" for c in result.cues)
-    context = first.sentence if first and first.sentence and first.sentence != first.text else None
+    context = _in_context(first) if first else None
     return [
         record.record_id,
         worker_key(record.worker),
