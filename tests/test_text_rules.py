@@ -270,3 +270,18 @@ def test_unknown_tier_key_is_a_load_time_error(tmp_path) -> None:
     )
     with pytest.raises(PackError, match="colour"):
         load_pack(pack)
+
+
+def test_another_named_child_is_a_sibling() -> None:
+    # The record's child is the one named most often (Child A); Child B is another person.
+    notes = (
+        "Visit for Child A. Child A was at school.",
+        "Her sister Child B told me she wants to go home.",
+    )
+    assert run(VOICE, *notes).outcome == "not_met"
+    notes = (
+        "Child A was at school. Child A's review is next week.",
+        "I made the active offer of advocacy to Child C.",
+    )
+    assert run(ADVOCACY, *notes).outcome == "not_met"
+    assert run(ADVOCACY, "I made the active offer of advocacy to Child C.").outcome == "met"

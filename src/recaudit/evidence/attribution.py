@@ -177,17 +177,30 @@ class People:
     """
 
     def __init__(self, lex: PeopleLexicons) -> None:
-        self.child = union(lex.child)
-        self.nouns = [
-            ("p", union(lex.professional)),
-            ("f", union(lex.female)),
-            ("m", union(lex.male)),
-            ("n", union(lex.neutral)),
+        pronouns = [term_from_item(w) for w in _PRONOUNS if w != "i"] + [
+            term_from_item({"pattern": "I", "case_sensitive": True})
         ]
-        self.pronouns = union(
-            [term_from_item(w) for w in _PRONOUNS if w != "i"]
-            + [term_from_item({"pattern": "I", "case_sensitive": True})]
-        )
+        # One pattern for every kind of person word (one scan of the note), then a lookup
+        # says which kind matched; on a tie the earlier kind in this order wins.
+        groups = [
+            ("c", lex.child),
+            ("p", lex.professional),
+            ("f", lex.female),
+            ("m", lex.male),
+            ("n", lex.neutral),
+            ("x", tuple(pronouns)),
+        ]
+        self.people = union(t for _, terms in groups for t in terms)
+        self._by_literal: dict[str, str] = {}
+        self._regex_kinds: list[tuple[re.Pattern[str], str]] = []
+        for cls, terms in groups:
+            for term in terms:
+                if term.literals is None:
+                    flags = 0 if term.case_sensitive else re.IGNORECASE
+                    self._regex_kinds.append((re.compile(term.source, flags), cls))
+                    continue
+                for lit in term.literals:
+                    self._by_literal.setdefault(lit.lower(), cls)
         child = _alt(lex.child)
         self.possessor = re.compile(
             rf"(?:{child}['’]s?|\b(?:his|her|their|the|a|an|my|our|its))\s+{_MODIFIERS}$",
@@ -216,34 +229,42 @@ class People:
             return m.start()
         return start
 
+    def child_labels(self, text: str) -> list[str]:
+        """Named child references ("Child A", "C1", "Baby R") in reading order.
+
+        A record is one child's file, so the label named most often is that child; any
+        other named child in it (a sibling "Child B", "C2") is another person.
+        """
+        out = []
+        for m in self.people.finditer(text):
+            words = text[m.start() : m.end()]
+            if words.lower() not in self._by_literal and self._kind(words) == "c":
+                out.append(" ".join(words.split()))
+        return out
+
+    def _kind(self, words: str) -> str | None:
+        found = self._by_literal.get(" ".join(words.lower().split()))
+        if found is not None:
+            return found
+        return next((cls for rx, cls in self._regex_kinds if rx.fullmatch(words)), None)
+
     def _raw(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, class) for child refs (c), nouns (p/f/m/n) and pronouns (x)."""
-        raw = [(m.start(), m.end(), "c") for m in self.child.finditer(text)]
-        for cls, pattern in self.nouns:
-            raw += [(m.start(), m.end(), cls) for m in pattern.finditer(text)]
-        # Longest wins; on a tie the earlier class in (child, p, f, m, n) order.
-        order = {"c": 0, "p": 1, "f": 2, "m": 3, "n": 4}
-        raw.sort(key=lambda r: (-(r[1] - r[0]), r[0], order[r[2]]))
         kept: list[tuple[int, int, str]] = []
-        for r in raw:
-            if all(r[1] <= k[0] or r[0] >= k[1] for k in kept):
-                kept.append(r)
+        for m in self.people.finditer(text):
+            cls = self._kind(text[m.start() : m.end()])
+            if cls is not None:
+                kept.append((m.start(), m.end(), cls))
         nouns = []
         for start, end, cls in kept:
-            if cls != "c":
+            if cls not in ("c", "x"):
                 # Extend leftwards over a possessor and modifiers: "Child A's older sister".
                 start = self._compound_start(text, start)
             nouns.append((start, end, cls))
-        spans = sorted(nouns)
-        pron = [
-            (m.start(), m.end(), "x")
-            for m in self.pronouns.finditer(text)
-            if not any(s <= m.start() < e for s, e, _ in spans)
-        ]
-        # A child reference inside a compound ("Child A's sister") is not a mention of its own.
-        merged = sorted(spans + pron)
+        # A child reference or pronoun inside a compound ("Child A's sister", "his mum") is
+        # not a mention of its own: the longer span wins.
         out: list[tuple[int, int, str]] = []
-        for item in merged:
+        for item in sorted(nouns):
             if out and item[0] < out[-1][1]:
                 if item[1] - item[0] > out[-1][1] - out[-1][0]:
                     out[-1] = item
@@ -251,12 +272,27 @@ class People:
             out.append(item)
         return out
 
-    def mentions(self, text: str, quotes: Sequence[tuple[int, int]]) -> list[Mention]:
-        """Every person mention in `text`, pronouns resolved in reading order."""
+    def mentions(
+        self, text: str, quotes: Sequence[tuple[int, int]], main_child: str | None = None
+    ) -> list[Mention]:
+        """Every person mention in `text`, pronouns resolved in reading order.
+
+        With `main_child` (the record's child, see `child_labels`), other named children
+        are siblings: other people.
+        """
         slots: dict[str, tuple[Kind, str]] = {}
         out: list[Mention] = []
         quote_starts = [q[0] for q in quotes]
         raw = self._raw(text)
+        if main_child is not None:
+            raw = [
+                (s, e, "n")
+                if c == "c"
+                and text[s:e].lower() not in self._by_literal
+                and " ".join(text[s:e].split()) != main_child
+                else (s, e, c)
+                for s, e, c in raw
+            ]
         child_fill = _child_gender(text, raw, quotes, quote_starts)
         for start, end, cls in raw:
             words = text[start:end]

@@ -64,21 +64,39 @@ class Analyser:
 
     def __init__(self, people: People) -> None:
         self.people = people
-        self._cache: OrderedDict[str, NoteAnalysis] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str | None], NoteAnalysis] = OrderedDict()
+        self._main: dict[tuple[str, ...], str | None] = {}
 
-    def analyse(self, text: str) -> NoteAnalysis:
-        hit = self._cache.get(text)
+    def main_child(self, texts: tuple[str, ...]) -> str | None:
+        """The record's child among named children: the label used most (first on a tie)."""
+        if texts in self._main:
+            return self._main[texts]
+        if len(self._main) > CACHE_SIZE:
+            self._main.clear()
+        self._main[texts] = self._count_main(texts)
+        return self._main[texts]
+
+    def _count_main(self, texts: tuple[str, ...]) -> str | None:
+        counts: dict[str, int] = {}
+        for text in texts:
+            for label in self.people.child_labels(text):
+                counts[label] = counts.get(label, 0) + 1
+        return max(counts, key=lambda k: counts[k]) if counts else None
+
+    def analyse(self, text: str, main_child: str | None = None) -> NoteAnalysis:
+        key = (text, main_child)
+        hit = self._cache.get(key)
         if hit is not None:
-            self._cache.move_to_end(text)
+            self._cache.move_to_end(key)
             return hit
         seg = segment(text)
         quotes = quote_spans(text)
-        mentions = self.people.mentions(text, quotes)
+        mentions = self.people.mentions(text, quotes, main_child)
         sent_char = [
             (seg.token_starts[s], seg.token_ends[e - 1]) for s, e in seg.sentences if e > s
         ]
         analysis = NoteAnalysis(text, seg, quotes, mentions, sent_char)
-        self._cache[text] = analysis
+        self._cache[key] = analysis
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return analysis

@@ -229,10 +229,10 @@ class TermPattern:
 
     def __init__(self, terms: Iterable[Term]) -> None:
         groups: dict[tuple[bool, bool], list[str]] = {}  # (case_sensitive, word start)
-        regexes: list[str] = []
+        regexes: list[tuple[str, bool]] = []
         for term in sorted(set(terms), key=lambda t: (-len(t.shown), t.shown)):
             if term.literals is None:
-                regexes.append(term.wrapped())
+                regexes.append((term.source, term.case_sensitive))
                 continue
             for lit in term.literals:
                 key = (term.case_sensitive, bool(re.match(r"\w", lit)))
@@ -242,7 +242,9 @@ class TermPattern:
         for (case, word_start), strings in sorted(groups.items()):
             source = ("(?<!\\w)" if word_start else "") + _trie_regex(strings)
             self.patterns.append((re.compile(source), not case))
-        self.patterns += [(re.compile(r, re.IGNORECASE), False) for r in regexes]
+        # A case-sensitive regex is compiled without IGNORECASE (`(?-i:…)` inside an
+        # IGNORECASE pattern matches the same but is several times slower).
+        self.patterns += [(re.compile(r, 0 if cs else re.IGNORECASE), False) for r, cs in regexes]
         self._fallback = [
             (re.compile(p.pattern, re.IGNORECASE) if low else p, False) for p, low in self.patterns
         ]

@@ -142,10 +142,16 @@ class TextEvidenceRule(NoteScope, RuleBase):
         analyser = compiled.analyser(ctx)
         tiers = [t for t in compiled.tiers if tier_enabled(t, record)]
         out = []
-        for note in self.notes_in_scope(record):
+        notes = list(self.notes_in_scope(record))
+        main_child: str | None = None
+        looked = False
+        for note in notes:
             if not note.text or not compiled.trigger.search(note.text):
                 continue
-            an = analyser.analyse(note.text)
+            if not looked:  # only records with a candidate note pay for this
+                main_child = analyser.main_child(tuple(n.text for n in record.notes))
+                looked = True
+            an = analyser.analyse(note.text, main_child)
             hits = target_hits(compiled.all_targets, note.text)
             for tier in tiers:
                 out.extend(evaluate_tier(tier, note, an, compiled.cue_set, analyser.people, hits))
