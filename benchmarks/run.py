@@ -20,6 +20,7 @@ Results are printed as a table and written to benchmarks/results/ as JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -196,8 +197,17 @@ def run_stage(path: Path, rules: str | None, max_words: int) -> dict[str, Any]:
     per_rule = dict.fromkeys((r.id for r in pack.rules), 0.0)
     records = words = matches = failures = 0
     parse = floor = evaluate = 0.0
-    clock = time.perf_counter
+    # CPU time of this process: on a shared machine wall time would count the neighbours.
+    clock = time.process_time
     items = iter(JsonSource(path).items())
+    # Warm-up, untimed: the first text evaluation imports spaCy and builds the pipeline
+    # (start-up is part of the whole-command figures, not of this throughput).
+    for item in items:
+        if isinstance(item, SourcedRecord):
+            for rule in pack.rules:
+                with contextlib.suppress(RuleEvaluationError):
+                    evaluate_rule(rule, item.record, ctx)
+            break
     while words < max_words:
         t0 = clock()
         item = next(items, None)
@@ -228,6 +238,7 @@ def run_stage(path: Path, rules: str | None, max_words: int) -> dict[str, Any]:
         "words": words,
         "rule_failures": failures,
         "parse_seconds": round(parse, 3),
+        "clock": "process CPU time",
         "evaluate_seconds": round(evaluate, 3),
         "words_per_s": round(words / evaluate) if evaluate else None,
         "records_per_s": round(records / evaluate, 1) if evaluate else None,
