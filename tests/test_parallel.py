@@ -135,8 +135,9 @@ def test_worker_processes_really_run_and_order_is_kept(pack, inputs) -> None:
     items = list(JsonSource(inputs[0]).raw_items())
     expected = list(evaluate_stream(items, pack, jobs=1))
     stream = evaluate_stream(items, pack, jobs=2, chunk_items=7)
-    got = [next(stream)]
-    # The pool is running while results are being consumed.
+    # The first chunk is evaluated in this process (warming the context up); the pool
+    # runs while the following chunks' results are being consumed.
+    got = [next(stream) for _ in range(8)]
     assert len(multiprocessing.active_children()) >= 2
     got.extend(stream)
     assert got == expected

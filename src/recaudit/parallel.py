@@ -204,9 +204,11 @@ _worker_ctx: EvalContext | None = None
 _worker_guard: PrivacyGuard | None = None
 
 
-def _init_worker(pack: Pack, privacy: bool) -> None:
+def _init_worker(pack: Pack, privacy: bool, ctx: EvalContext | None) -> None:
     global _worker_pack, _worker_ctx, _worker_guard
-    _worker_pack, _worker_ctx = pack, context_for(pack)
+    # A forked worker gets the parent's warmed-up context (compiled patterns, and spaCy
+    # already imported and built); a spawned one builds its own.
+    _worker_pack, _worker_ctx = pack, ctx if ctx is not None else context_for(pack)
     _worker_guard = PrivacyGuard() if privacy else None
 
 
@@ -235,23 +237,31 @@ def evaluate_stream(
     With `privacy`, the anonymisation guard scans each item where it is evaluated.
     """
     chunks = chunked(items, chunk_chars, chunk_items)
-    first = list(islice(chunks, 2))
-    if jobs <= 1 or len(first) < 2:
-        # One process, or input too small to be worth starting workers for.
-        ctx = context_for(pack)
-        guard = PrivacyGuard() if privacy else None
-        evaluated = (
-            evaluate_item(item, pack, ctx, guard)
-            for chunk in chain(first, chunks)
-            for item in chunk
-        )
-        yield from reject_duplicates(evaluated)
-        return
-    yield from reject_duplicates(_pooled(chain(first, chunks), pack, jobs, privacy))
+    ctx = context_for(pack)
+    guard = PrivacyGuard() if privacy else None
+    # The first chunk is always evaluated here. That warms up the context (the text rules
+    # import spaCy and compile their patterns on first use, about a second of CPU), so
+    # forked workers inherit it instead of each paying for it again.
+    # Workers start only when there is more than one chunk: not worth it for less.
+    first = next(chunks, [])
+    second = next(chunks, None)
+    evaluated: Iterator[Done] = (evaluate_item(item, pack, ctx, guard) for item in first)
+    if second is not None:
+        rest = chain([second], chunks)
+        if jobs > 1:
+            later = _pooled(rest, pack, jobs, privacy, ctx)
+        else:
+            later = (evaluate_item(item, pack, ctx, guard) for chunk in rest for item in chunk)
+        evaluated = chain(evaluated, later)
+    yield from reject_duplicates(evaluated)
 
 
 def _pooled(
-    chunks: Iterable[list[WorkItem]], pack: Pack, jobs: int, privacy: bool
+    chunks: Iterable[list[WorkItem]],
+    pack: Pack,
+    jobs: int,
+    privacy: bool,
+    ctx: EvalContext,
 ) -> Iterator[Done]:
     # A bounded window of futures, consumed oldest first: input order is kept, and reading
     # never runs far ahead of the workers (Pool.imap would read the whole input into memory).
@@ -259,7 +269,7 @@ def _pooled(
         max_workers=jobs,
         mp_context=_context(),
         initializer=_init_worker,
-        initargs=(pack, privacy),
+        initargs=(pack, privacy, ctx if can_fork() else None),
     )
     pending: deque[Future[list[Done]]] = deque()
     window = jobs * IN_FLIGHT_PER_JOB
