@@ -270,6 +270,35 @@ def time_startup(args: list[str], runs: int = 7) -> dict[str, Any]:
     }
 
 
+# -- how parallel the machine is right now ------------------------------------------------
+def _burn(n: int = 3_000_000) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def parallel_ceiling(jobs: int = 2) -> float:
+    """Speed-up of `jobs` copies of a pure-CPU loop run at once over one after another.
+
+    On a shared machine other work takes cores away; this says what speed-up `--jobs`
+    could show at all at the time of the run (about `jobs` on an idle machine)."""
+    import multiprocessing
+
+    start = time.perf_counter()
+    for _ in range(jobs):
+        _burn()
+    serial = time.perf_counter() - start
+    context = multiprocessing.get_context("fork")
+    start = time.perf_counter()
+    procs = [context.Process(target=_burn) for _ in range(jobs)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    return round(serial / (time.perf_counter() - start), 2)
+
+
 # -- report --------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     cpu = platform.processor()
@@ -354,6 +383,12 @@ def table(result: dict[str, Any]) -> str:
             f"peak RSS --jobs 1, {big_w:,} vs {small_w:,} words: "
             f"{big['peak_rss_mb'] / small['peak_rss_mb']:.2f}x ({big['peak_rss_mb']} MB)"
         )
+    if result.get("parallel_ceiling"):
+        notes.append(
+            "a pure-CPU loop on 2 processes at the time of these runs: "
+            + ", ".join(f"{x}x" for x in result["parallel_ceiling"])
+            + " faster than on 1 (about 2x on an idle 2-core machine)"
+        )
     for item in result.get("startup", []):
         if "median_ms" in item:
             notes.append(
@@ -405,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = sorted(int(w) for w in args.words)
         for words in sizes:
             path, counts = ensure_corpus(words, args.seed)
+            if any(j > 1 for j in args.jobs):
+                result.setdefault("parallel_ceiling", []).append(parallel_ceiling())
             for jobs in args.jobs if words == sizes[0] else args.big_jobs:
                 print(
                     f"recaudit audit: {words:,} words, --jobs {jobs} ...",
