@@ -285,3 +285,117 @@ def test_another_named_child_is_a_sibling() -> None:
     )
     assert run(ADVOCACY, *notes).outcome == "not_met"
     assert run(ADVOCACY, "I made the active offer of advocacy to Child C.").outcome == "met"
+
+
+# --- Recording styles unlike the dev set (one case per failure pattern, own sentences) ---
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A sentence-initial pronoun continues the previous sentence's subject/speaker, not
+        # the child named inside that speaker's report.
+        "Dad told me Child K keeps missing school. He said he is exhausted by it all.",
+        "Nan said the YP will not get up in the mornings. She says she cannot cope.",
+        "Gran phoned the SW; said Child M has gone to stay with a friend. She said she wants"
+        " some respite.",
+        # A coordinated subject pronoun continues the sentence's lead.
+        "Stepdad said Child R is 'hard work' and he wants her to move out.",
+    ],
+)
+def test_sentence_initial_pronoun_prefers_the_previous_speaker(text: str) -> None:
+    res = run(VOICE, text)
+    assert res.outcome == "not_met", res.reason
+
+
+def test_pronoun_still_resolves_to_the_child_who_leads_the_sentence() -> None:
+    text = "Child K told me about her week. She said she enjoys her new swimming club."
+    assert run(VOICE, text).outcome == "met"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FC reports he would love to join the scouts.",
+        "Phone call with the YP's aunt, who says the room is damp.",
+        "Spoke to Child D's grandfather, who said he misses his old school.",
+    ],
+)
+def test_an_adults_account_of_the_childs_wishes_is_not_voice(text: str) -> None:
+    res = run(VOICE, text)
+    assert res.outcome == "not_met", res.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Placement discussed with the carer; the YP said he'd prefer to stay put.",
+        "The IRO reported that she had met the young person and the young person had said"
+        " that he feels listened to.",
+        "IRO noted that Child J had told her he likes his new school.",
+        'Dywedodd y plentyn: "Dw i\'n hapus yma" (I am happy here).',
+        "Soniodd y person ifanc am yr ysgol: \"Mae'n iawn\" (it's fine).",
+        'Child H messaged the PA: "can we meet at the library instead".',
+        "The YP emailed the IRO to say she wants her review held at college.",
+        "Child N wrote a letter to the panel saying she wants to stay with her carers.",
+    ],
+)
+def test_child_speech_in_other_styles(text: str) -> None:
+    res = run(VOICE, text)
+    assert res.outcome == "met", res.reason
+
+
+def test_english_gloss_of_a_quote_belongs_to_the_quoted_speaker() -> None:
+    text = 'Dywedodd y person ifanc: "Dw i eisiau aros" (I want to stay).'
+    res = run(VOICE, text)
+    assert res.outcome == "met"
+    assert "not attributed" not in res.reason and "worker" not in res.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SW called at the house to see Child E and hear her views - no answer, card left.",
+        "Child V picked up the pen; he wrote his name and then would not continue.",
+    ],
+)
+def test_attempts_are_partial(text: str) -> None:
+    res = run(VOICE, text)
+    assert res.outcome == "partial", res.reason
+
+
+def test_a_question_between_adults_is_not_an_attempt() -> None:
+    text = "The Chair asked if the consultation form had been returned by Child S."
+    assert run(VOICE, text).outcome == "not_met"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Advocacy was explained to Dad, who said Child W would not want it.",
+        "Nan asked about an advocate for the tribunal and the SW agreed to refer her.",
+        "Action: IRO to make sure AO made to Child W before the review.",
+        "W4 to check that the active offer has been made to the young person.",
+        "Advocacy offered to Child 2 (the sister) at the visit.",
+    ],
+)
+def test_advocacy_other_styles_not_offered_to_the_child(text: str) -> None:
+    res = run(ADVOCACY, text)
+    assert res.outcome == "not_met", res.reason
+
+
+def test_advocacy_offered_to_the_child_by_name_after_the_verb() -> None:
+    assert run(ADVOCACY, "Advocacy explained to Child W and Mum today.").outcome == "met"
+
+
+@pytest.mark.parametrize(
+    ("text", "outcome"),
+    [
+        ("Carer's assessment offered:  [ ] Yes   [ ] No", "not_met"),
+        ("Carers assessment offered: [x] Yes [ ] No", "met"),
+        ("Carers assessment offered: ☑ Yes ☐ No", "met"),
+        ("Carers assessment offered: [✓] Yes [ ] No", "met"),
+    ],
+)
+def test_carers_tick_boxes(text: str, outcome: str) -> None:
+    assert run(CARERS, text).outcome == outcome

@@ -215,6 +215,7 @@ class People:
         before = text[lo:start]
         # Cheap test first: the word before is a modifier, a possessor or ends in 's.
         last = before.rstrip().rsplit(None, 1)[-1].lower() if before.strip() else ""
+        last = last.lstrip("([{\"'“‘")  # "(the sister)"
         if not last or not (
             last in _POSSESSOR_WORDS
             or last.endswith(("'s", "’s", "s'", "s’"))
@@ -281,6 +282,13 @@ class People:
         are siblings: other people.
         """
         slots: dict[str, tuple[Kind, str]] = {}
+        # The lead (first subject) of the previous and the current sentence, per gender
+        # slot: a sentence-initial "She said…" continues the previous sentence's subject or
+        # speaker ("Mum said Child 3 wets the bed. She said she is at the end of her
+        # tether." is Mum), not whoever was named last.
+        prev_lead: dict[str, tuple[Kind, str]] = {}
+        lead: dict[str, tuple[Kind, str]] = {}
+        have_lead = False
         out: list[Mention] = []
         quote_starts = [q[0] for q in quotes]
         raw = self._raw(text)
@@ -293,17 +301,37 @@ class People:
                 else (s, e, c)
                 for s, e, c in raw
             ]
+        raw = _apposed_relations(text, raw)
         child_fill = _child_gender(text, raw, quotes, quote_starts)
+        last_end = 0
         for start, end, cls in raw:
             words = text[start:end]
             in_quote = _inside(start, quotes, quote_starts)
+            if not in_quote and _SENTENCE_BREAK.search(text, last_end, start):
+                prev_lead, lead, have_lead = lead, {}, False
+            if not in_quote:
+                last_end = end
             subject_pos = _subject_position(text, start)
+            leads = not in_quote and not have_lead and subject_pos
             if cls == "x":
                 gender, nominative = _PRONOUNS[words.lower()]
                 if gender is None:
                     kind, ante = "professional", "the worker"
                 else:
                     kind, ante = slots.get(gender, ("unknown", ""))
+                    if nominative and subject_pos and not in_quote:
+                        # A subject pronoun continues the subject of this sentence ("He
+                        # said X is…, and he wants…") or, opening a sentence, the last one.
+                        if have_lead:
+                            kind, ante = lead.get(gender, (kind, ante))
+                        else:
+                            kind, ante = prev_lead.get(gender, (kind, ante))
+                    if not in_quote and kind != "unknown":
+                        # A resolved pronoun keeps its person salient for the next one.
+                        slots[gender] = (kind, ante)
+                        if leads and nominative:
+                            lead = {gender: (kind, ante)}
+                            have_lead = True
                 out.append(
                     Mention(start, end, words, kind, True, nominative, in_quote, subject_pos, ante)
                 )
@@ -317,8 +345,35 @@ class People:
             if not in_quote:
                 for slot in fill:
                     slots[slot] = (kind, words)
+                if leads:
+                    lead = {slot: (kind, words) for slot in fill}
+                    have_lead = True
             out.append(Mention(start, end, words, kind, False, True, in_quote, subject_pos, words))
         return out
+
+
+# Sentence ends between two mentions (what `pipeline.sentence_spans` splits on, roughly).
+_SENTENCE_BREAK = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
+_RELATION_IN_BRACKETS = re.compile(r"\s*\(\s*$")
+_CLOSE_BRACKET = re.compile(r"\s*\)")
+
+
+def _apposed_relations(
+    text: str, raw: Sequence[tuple[int, int, str]]
+) -> list[tuple[int, int, str]]:
+    """A named child followed by a bracketed relation ("Child 1 (the brother)") is that
+    relation: a sibling, not the record's child."""
+    out = list(raw)
+    for i in range(len(out) - 1):
+        start, end, cls = out[i]
+        n_start, n_end, n_cls = out[i + 1]
+        if cls != "c" or n_cls not in ("f", "m", "n"):
+            continue
+        if n_start - end > 4 or not _RELATION_IN_BRACKETS.match(text[end:n_start]):
+            continue
+        if _CLOSE_BRACKET.match(text, n_end):
+            out[i] = (start, end, n_cls)
+    return out
 
 
 CHILD_GENDER_WINDOW = 80
@@ -365,8 +420,15 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]], starts: Sequence[int]) -
 _LAST_WORD = re.compile(r"(\w+)\s*$")
 
 
+_DETERMINER = re.compile(r"\b(?:the|a|an|our|y|yr)\s*$", re.IGNORECASE)
+
+
 def _subject_position(text: str, start: int) -> bool:
     before = text[max(0, start - 40) : start].rstrip()
+    # "…; the YP said": look past a determiner ("the", Welsh "y") to the clause edge.
+    det = _DETERMINER.search(before)
+    if det is not None:
+        before = before[: det.start()].rstrip()
     if not before or before[-1] in '.!?;:,("“-–\n':
         return True
     word = _LAST_WORD.search(before)
@@ -380,22 +442,60 @@ def quote_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _QUOTE_RE.finditer(text)]
 
 
+# "YP's partner, who says…", "Mum (who said…)": the relative pronoun's antecedent is the
+# subject. Between the person and the verb: a word or two, a comma, "who", an auxiliary.
+_RELATIVE_WHO = re.compile(r"(?:\s+\w+){0,2}\s*[,(]?\s*who\s+(?:\w+\s+){0,2}$", re.IGNORECASE)
+# A verb before its subject: Welsh word order ("Dywedodd y person ifanc…") or English
+# inversion after a quote ('"…," said Child A'). Only articles may sit between them.
+_INVERTED_GAP = re.compile(r"(?:\s+|\s+(?:the|y|yr)\s+|['’]r\s+)$", re.IGNORECASE)
+_VERB_OPENS = re.compile(r"(?:[.!?:;\n]|[\"”,])\s*$")
+
+
 def subject_of(
-    mentions: Sequence[Mention], sent_start: int, target_start: int, target_end: int
+    mentions: Sequence[Mention],
+    sent_start: int,
+    target_start: int,
+    target_end: int,
+    text: str | None = None,
 ) -> Mention | None:
-    """The subject of the verb at `target_start` (see module doc), or None."""
+    """The subject of the verb at `target_start` (see module doc), or None.
+
+    With `text`, two more shapes are read: a relative clause ("X, who says…": X) and a
+    verb that opens its clause followed directly by its subject ("Dywedodd y plentyn…").
+    """
     best: Mention | None = None
+    nearest: Mention | None = None
+    after: Mention | None = None
     for m in mentions:
         if m.start < sent_start or m.in_quote:
             continue
         if m.start >= target_end:
+            if after is None:
+                after = m
             break
+        if m.end <= target_start:
+            nearest = m
         inside_target = m.start >= target_start
         if (inside_target and m.pronoun) or (
             m.end <= target_start
             and ((m.pronoun and m.nominative) or (not m.pronoun and m.subject_position))
         ):  # "in his words"
             best = m
+    if text is None:
+        return best
+    if nearest is not None and _RELATIVE_WHO.fullmatch(text, nearest.end, target_start):
+        return nearest
+    if (
+        best is None
+        and after is not None
+        and not after.pronoun
+        and _INVERTED_GAP.fullmatch(text, target_end, after.start)
+        and (
+            target_start <= sent_start
+            or _VERB_OPENS.search(text, max(sent_start, target_start - 4), target_start)
+        )
+    ):
+        return after
     return best
 
 

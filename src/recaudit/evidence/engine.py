@@ -351,6 +351,13 @@ def _experiencer(
         return None
     if mode == "recipient":
         lo, hi = _clause(cues, event[0], s_start, s_end)
+        explicit = _explicit_recipients(an, (target, event), hi)
+        if explicit:
+            # "Advocacy explained to Mum, who said Child L…": the person the offer was made
+            # to decides, whoever else the clause names.
+            if any(m.kind in ("child", "unknown") for m in explicit):
+                return True, "", None
+            return False, f"other person: offered to '{explicit[0].text}'", explicit[0]
         named = [m for m in clause_people(an.mentions, lo, hi) if m.kind != "professional"]
         if any(m.kind in ("child", "unknown") for m in named):
             return True, "", None
@@ -359,9 +366,21 @@ def _experiencer(
             return False, f"other person: '{others[0].text}' is not the child", others[0]
         return True, "", None
     first = min(target[0], event[0])
-    subject = subject_of(an.mentions, s_start, first, max(target[1], event[1]))
+    subject = subject_of(an.mentions, s_start, first, max(target[1], event[1]), an.text)
     speaker, verb = embedding_speaker(people, an.text, an.mentions, s_start, subject, first)
-    if speaker is not None and speaker.kind not in ("child", "unknown"):
+    # A family member's account of the child is theirs ("Mum said he wants…"); a worker
+    # relaying what the child said is the child's voice in minutes ("SW confirmed the YP
+    # had said that she feels safer").
+    # Only the child's speech is relayed so; a worker's summary of the child's wishes
+    # ("the key worker says he has not wanted to…") is still the worker's account.
+    relayed = (
+        speaker is not None
+        and speaker.kind == "professional"
+        and subject is not None
+        and subject.kind == "child"
+        and _is_speech(people, an.text, target)
+    )
+    if speaker is not None and speaker.kind not in ("child", "unknown") and not relayed:
         return False, f"other person: reported by '{speaker.text}' ('{verb}')", speaker
     if mode == "subject":
         if subject is None:
@@ -378,6 +397,43 @@ def _experiencer(
     if any(m.kind == "child" or (m.pronoun and m.kind == "unknown") for m in named):
         return True, "", None
     return False, "the child is not named in the sentence", None
+
+
+# After an offer word: "to Mum", "with Dad and Child A", or directly "offered Mum …".
+_TO_PERSON = re.compile(r"\s+(?:(?:to|with)\s+)?$", re.IGNORECASE)
+_AND_PERSON = re.compile(r"\s*(?:,|&|\band\b)\s*$", re.IGNORECASE)
+
+
+def _explicit_recipients(
+    an: NoteAnalysis, spans: Sequence[tuple[int, int]], limit: int
+) -> list[Mention]:
+    """People named right after the offer words ("explained to Mum", "refer her"),
+    coordinated ones included; [] when none is.
+
+    Professionals are skipped: "referred to the IRO" names who acts, not the recipient.
+    """
+    for _, end in sorted(spans, key=lambda sp: -sp[1]):
+        people: list[Mention] = []
+        pos = end
+        for m in an.mentions:
+            if m.start < pos or m.in_quote:
+                continue
+            if m.start >= limit:
+                break
+            gap = _TO_PERSON if not people else _AND_PERSON
+            if not gap.fullmatch(an.text, pos, m.start):
+                break
+            people.append(m)
+            pos = m.end
+        found = [m for m in people if m.kind != "professional"]
+        if found:
+            return found
+    return []
+
+
+def _is_speech(people: People, text: str, target: tuple[int, int]) -> bool:
+    m = people.reporting.search(text, target[0], target[1])
+    return m is not None and m.start() == target[0]
 
 
 _QUOTE_AFTER = re.compile(r"[\s,:]*(?:(?:to\s+)?(?:me|us|the worker|W\d+)\b)?[\s,:]*[\"“]")
