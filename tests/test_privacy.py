@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from recaudit import privacy
 from recaudit.audit import run_audit, write_reports
 from recaudit.cli import app
 from recaudit.privacy import PrivacyGuard, find_identifiers, identifying_name, mask
@@ -191,3 +194,44 @@ def test_synthetic_identifier_free_notes_false_positive_rate() -> None:
     assert len(flagged) / len(notes) < 0.05
     kinds = {h.kind for n in flagged for h in find_identifiers(n.text)}
     assert kinds <= {"nhs_number", "phone"}
+
+
+# --------------------------------------------- the fast path finds what the patterns find
+
+
+def _everywhere(text: str) -> list[tuple[str, int, int]]:
+    """The exact patterns over the whole text, without the candidate windows."""
+    hits = list(privacy._numeric_hits(text, 0))
+    hits += [
+        privacy.Hit("email", m.start(), m.end(), m.group()) for m in privacy._EMAIL.finditer(text)
+    ]
+    hits += [
+        privacy.Hit("date_of_birth", m.start("date"), m.end("date"), m.group("date"))
+        for m in privacy._DOB.finditer(text)
+    ]
+    return [(h.kind, h.start, h.end) for h in privacy._resolve(hits)]
+
+
+def _spans(text: str) -> list[tuple[str, int, int]]:
+    return [(h.kind, h.start, h.end) for h in find_identifiers(text)]
+
+
+def test_windowed_scan_equals_a_whole_text_scan_on_the_synthetic_sets() -> None:
+    texts = [n.text for n in synthetic.planted(seed=3, n=400)]
+    texts += [n.text for n in synthetic.clean(seed=5, n=400)]
+    texts += ["GIR 0AA", "gir0aa here", "at B33 8TH.", "DN55 1PT", "ref 2021-05-04 10.30-11.45"]
+    different = [t for t in texts if _spans(t) != _everywhere(t)]
+    assert different == []
+
+
+_PLANTED = [p.value for n in synthetic.planted(seed=9, n=60) for p in n.planted]
+_NOISE = st.text(alphabet="0123456789 ()-.+/@:ABCDGHIKNORSTWZabdgirſK\n", max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(before=_NOISE, value=st.sampled_from(_PLANTED), after=_NOISE, glue=st.sampled_from(" x(-"))
+def test_windowed_scan_equals_a_whole_text_scan_on_noisy_text(
+    before: str, value: str, after: str, glue: str
+) -> None:
+    text = before + glue + value + after
+    assert _spans(text) == _everywhere(text)

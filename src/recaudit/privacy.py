@@ -121,28 +121,44 @@ def _phones(text: str) -> Iterator[Hit]:
 
 
 # Speed: Python's `re` tries a pattern at every position of the text, and patterns that
-# open with a lookbehind or a letter class get no fast scan. Every number-shaped identifier
-# has a run of digits, and digits are a few per cent of a note, so those patterns run only
-# on small windows around digit runs; the e-mail and date-of-birth patterns run only when
-# an "@" or a birth cue is present. This makes the guard about 10x faster on case notes.
-_DIGIT_RUN = re.compile(r"[0-9]+(?:[\s().+-]{1,3}[0-9]+)*")
+# open with a lookbehind or a letter class get no fast scan. So one cheap pattern, which
+# opens with a digit in every branch (a class `re` skips to in C), finds the only places
+# where a number-shaped identifier can be: ten or more digits joined by separators (every
+# NHS, UPN and phone number has them), an NI number's six digits between letters, or a
+# postcode's inward code ("9AA") after an outward code with a letter before its first
+# digit. The exact patterns then run only on small windows around those places. Ordinary
+# numbers, references, times and dates ("12/03/2023", "ref 123456", "21st", "10am") open
+# no window. The e-mail and date-of-birth patterns run only when an "@" or a birth cue is
+# present. Letter and alphanumeric classes here are Unicode-wide so that they cover
+# whatever the case-insensitive exact patterns accept (e.g. the Kelvin sign for "K").
+_CANDIDATE = re.compile(
+    r"\d(?:"
+    r"(?:[\s().+-]*\d){9,}"
+    r"|(?<=[^\W\d_]\d)\d ?\d\d ?\d\d ?[^\W\d_]"  # NI number "AB123456C"
+    r"|(?<=[^\W\d_] \d)\d ?\d\d ?\d\d ?[^\W\d_]"  # NI number "AB 12 34 56 C"
+    r"|(?<=[^\W\d_]\d)[^\W_]{0,2} ?\d[^\W\d_]{2}"  # postcode "CF10 1AA"
+    r"|(?i:(?<=GIR0)AA|(?<=GIR 0)AA)"  # the one postcode without a letter before a digit
+    r")"
+)
 _DOB_CUE = re.compile(r"d\W{0,2}o\W{0,2}b|birth|born")
 _PAD = 20  # longest non-digit part of an identifier on either side of its digits, and more
 _WIDEN = 64  # how far a window may grow to reach the edge of a word
+_UP_TO_LAST_SPACE = re.compile(r"(?s:.*)\s")
+_NON_SPACE = re.compile(r"\S*")
 
 
 def _windows(text: str) -> Iterator[tuple[int, int]]:
-    """Merged spans of text around each digit run, widened to word edges."""
+    """Merged spans of text around each candidate, widened to word edges."""
     lo = hi = -1
-    for run in _DIGIT_RUN.finditer(text):
+    for run in _CANDIDATE.finditer(text):
         start = max(0, run.start() - _PAD)
         limit = max(0, start - _WIDEN)
-        while start > limit and not text[start - 1].isspace():
-            start -= 1
+        if start > limit:  # back to just after the last space in text[limit:start]
+            space = _UP_TO_LAST_SPACE.match(text, limit, start)
+            start = space.end() if space else limit
         end = min(len(text), run.end() + _PAD)
         limit = min(len(text), end + _WIDEN)
-        while end < limit and not text[end].isspace():
-            end += 1
+        end = _NON_SPACE.match(text, end, limit).end()  # on to the next space
         if start <= hi:
             hi = max(hi, end)
             continue
@@ -185,8 +201,13 @@ def find_identifiers(text: str) -> list[Hit]:
     return _resolve(hits)
 
 
+_RANK = {kind: i for i, kind in enumerate(PRIORITY)}
+
+
 def _resolve(hits: list[Hit]) -> list[Hit]:
-    rank = {kind: i for i, kind in enumerate(PRIORITY)}
+    if not hits:
+        return hits
+    rank = _RANK
     kept: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (rank[h.kind], h.start, -h.end)):
         if all(hit.end <= k.start or hit.start >= k.end for k in kept):
