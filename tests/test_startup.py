@@ -7,6 +7,7 @@ A behavioural check on what gets imported, not a timing test: start-up time is m
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,44 @@ def test_light_commands_do_not_import_heavy_libraries(args: tuple[str, ...]) -> 
         pytest.skip(f"`recaudit {' '.join(args)}` does not exist yet")
     assert done.returncode == 0, done.stderr
     assert not _top_level(modules) & set(HEAVY), sorted(_top_level(modules) & set(HEAVY))
+
+
+def _pack_with_a_bad_term(tmp_path: Path) -> Path:
+    """The shipped default pack with one invalid regex term in a text rule's lexicon."""
+    pack = shutil.copytree(REPO / "rules" / "wales-children", tmp_path / "pack")
+    lexicon = pack / "lexicons" / "advocacy.yaml"
+    text = lexicon.read_text(encoding="utf-8")
+    assert "advocacy_terms:\n" in text
+    lexicon.write_text(
+        text.replace("advocacy_terms:\n", "advocacy_terms:\n  - {regex: 'advoca(cy'}\n", 1),
+        encoding="utf-8",
+    )
+    return pack
+
+
+def test_listing_skips_term_checks_that_validate_and_audit_keep(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from recaudit.cli import app
+    from recaudit.rulepack import PackError, load_pack
+
+    pack = _pack_with_a_bad_term(tmp_path)
+    with pytest.raises(PackError) as caught:
+        load_pack(pack)
+    assert "invalid regex" in str(caught.value.problems[0])
+    assert "advocacy_terms" in str(caught.value.problems[0])
+    assert load_pack(pack, check_terms=False).rule("advocacy-active-offer") is not None
+
+    runner = CliRunner()
+    listed = runner.invoke(app, ["rules", "list", str(pack), "--format", "csv"])
+    assert listed.exit_code == 0, listed.output
+    assert "advocacy-active-offer" in listed.output
+    validated = runner.invoke(app, ["rules", "validate", str(pack)])
+    assert validated.exit_code != 0
+    assert "invalid regex" in validated.output
+    audited = runner.invoke(
+        app, ["audit", str(REPO / "samples" / "records.jsonl"), "--rules", str(pack), "--out",
+              str(tmp_path / "out")],
+    )  # fmt: skip
+    assert audited.exit_code != 0
+    assert "invalid regex" in audited.output

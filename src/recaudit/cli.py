@@ -61,11 +61,11 @@ def _root(
     """Audit the quality of children's social care case records against a rule pack."""
 
 
-def load_pack_or_exit(ref: str | None):  # -> Pack
+def load_pack_or_exit(ref: str | None, check_terms: bool = True):  # -> Pack
     from recaudit.rulepack import PackError, load_pack
 
     try:
-        return load_pack(ref)
+        return load_pack(ref, check_terms=check_terms)
     except PackError as exc:
         for problem in exc.problems:
             err_console.print(str(problem), highlight=False, soft_wrap=True, markup=False)
@@ -499,7 +499,7 @@ def rules_list(
 
     if fmt not in ("table", "csv", "json"):
         raise _fail(f"--format: {fmt!r} is not one of table, csv, json", EXIT_USAGE)
-    loaded = load_pack_or_exit(pack)
+    loaded = load_pack_or_exit(pack, check_terms=False)  # listing only: see load_pack
     rows = rule_rows(loaded)
     if fmt == "csv":
         typer.echo(rows_as_csv(rows), nl=False)

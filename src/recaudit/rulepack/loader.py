@@ -606,12 +606,18 @@ def _overridden_rule(
     return _Rule(parsed, data, entry.doc, entry.path, entry.pack)
 
 
-def _check_rules(resolved: _Resolved) -> list[Problem]:
-    """Checks that need the whole resolved pack: lexicon and rule references, cycles."""
+def _check_rules(resolved: _Resolved, check_terms: bool = True) -> list[Problem]:
+    """Checks that need the whole resolved pack: lexicon and rule references, cycles.
+
+    Without `check_terms`, each rule gets only the base checks (`RuleBase.check`: its
+    lexicons exist), not its kind's own, which for text rules builds every lexicon term.
+    """
     problems: list[Problem] = []
     lexicons = {name: lex.items for name, lex in resolved.lexicons.items()}
     for rule_id, entry in resolved.rules.items():
-        for sub_path, message in entry.rule.check(lexicons):
+        rule = entry.rule
+        found = rule.check(lexicons) if check_terms else RuleBase.check(rule, lexicons)
+        for sub_path, message in found:
             problems.append(
                 Problem(entry.doc.mark((*entry.path, *sub_path)), f"{rule_id}: {message}")
             )
@@ -668,12 +674,19 @@ def _unused_lexicons(resolved: _Resolved) -> list[Problem]:
     ]
 
 
-def load_pack(ref: str | Path | None = None) -> Pack:
-    """Load, compose and validate a pack; raise PackError listing every problem."""
+def load_pack(ref: str | Path | None = None, *, check_terms: bool = True) -> Pack:
+    """Load, compose and validate a pack; raise PackError listing every problem.
+
+    `check_terms=False` is for commands that only describe the pack (`rules list`): it
+    skips the kind-specific checks of each rule's lexicon terms (compiling 1,000+ phrase
+    patterns is most of the load time). Schema, references and cycles are still checked;
+    `rules validate`, `audit` and everything that evaluates rules keep the full check, so
+    a bad pattern is still an error at load time there.
+    """
     folder = find_pack(ref)
     resolved, problems = _resolve(folder, ())
     if resolved is not None:
-        problems += _check_rules(resolved)
+        problems += _check_rules(resolved, check_terms)
     if problems or resolved is None:
         raise PackError(problems)
     manifest = resolved.manifest
