@@ -208,6 +208,7 @@ class People:
         )
         self.modifiers = re.compile(rf"{_MODIFIERS}$", re.IGNORECASE)
         self.reporting = union(lex.reporting)
+        self._memo: dict[str, list[tuple[int, int, str]]] = {}
 
     def _compound_start(self, text: str, start: int) -> int:
         """Where a person noun's noun phrase starts: over modifiers and a possessor."""
@@ -237,11 +238,26 @@ class People:
         other named child in it (a sibling "Child B", "C2") is another person.
         """
         out = []
-        for m in self.people.finditer(text):
-            words = text[m.start() : m.end()]
-            if words.lower() not in self._by_literal and self._kind(words) == "c":
+        for start, end, cls in self._found(text):
+            words = text[start:end]
+            if cls == "c" and words.lower() not in self._by_literal:
                 out.append(" ".join(words.split()))
         return out
+
+    def _found(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, class) of every person word, memoised for the last few texts: the
+        record's child is found over all its notes, then the same notes are analysed."""
+        hit = self._memo.get(text)
+        if hit is None:
+            hit = []
+            for m in self.people.finditer(text):
+                cls = self._kind(text[m.start() : m.end()])
+                if cls is not None:
+                    hit.append((m.start(), m.end(), cls))
+            if len(self._memo) >= FOUND_MEMO:
+                self._memo.clear()
+            self._memo[text] = hit
+        return hit
 
     def _kind(self, words: str) -> str | None:
         found = self._by_literal.get(" ".join(words.lower().split()))
@@ -251,11 +267,7 @@ class People:
 
     def _raw(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, class) for child refs (c), nouns (p/f/m/n) and pronouns (x)."""
-        kept: list[tuple[int, int, str]] = []
-        for m in self.people.finditer(text):
-            cls = self._kind(text[m.start() : m.end()])
-            if cls is not None:
-                kept.append((m.start(), m.end(), cls))
+        kept = self._found(text)
         nouns = []
         for start, end, cls in kept:
             if cls not in ("c", "x"):
@@ -377,6 +389,7 @@ def _apposed_relations(
 
 
 CHILD_GENDER_WINDOW = 80
+FOUND_MEMO = 64
 
 
 def _child_gender(
@@ -397,7 +410,8 @@ def _child_gender(
     for i, (start, end, cls) in enumerate(raw):
         if cls != "c" or _inside(start, quotes, quote_starts):
             continue
-        for nxt_start, nxt_end, nxt_cls in raw[i + 1 :]:
+        for j in range(i + 1, len(raw)):  # (no slice copy: notes can hold 100k mentions)
+            nxt_start, nxt_end, nxt_cls = raw[j]
             if nxt_start - end > CHILD_GENDER_WINDOW or nxt_cls in ("c", "f", "m"):
                 break
             if nxt_cls == "x":

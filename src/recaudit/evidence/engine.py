@@ -25,37 +25,68 @@ from recaudit.evidence.attribution import (
 )
 from recaudit.evidence.context import Cue, CueSet, find_cues, modifiers
 from recaudit.evidence.matching import term_from_item, union
-from recaudit.evidence.pipeline import Segmented, segment
+from recaudit.evidence.pipeline import sentence_spans, tokenize
 
 CACHE_SIZE = 512
 
 
 @dataclass
 class NoteAnalysis:
+    """One note, analysed lazily: sentence spans (a regex pass) and person mentions up front;
+    tokens and cues only for the sentences a rule asks about.
+
+    Token indices are local to their sentence (cue scopes and co-term windows never cross a
+    sentence end), so only sentences holding a target are ever tokenised: a 5 MB note costs
+    what its candidate sentences cost, and spaCy's `max_length` never applies to it.
+    """
+
     text: str
-    seg: Segmented
     quotes: list[tuple[int, int]]
     mentions: list[Mention]
     sent_char: list[tuple[int, int]]
+    _sent_starts: list[int] = field(default_factory=list)
+    _quote_starts: list[int] = field(default_factory=list)
+    _mention_starts: list[int] = field(default_factory=list)
+    _tokens: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
     _cues: dict[tuple[int, int], list[Cue]] = field(default_factory=dict)
 
-    def sentence_at(self, pos: int) -> int:
-        starts = [s for s, _ in self.sent_char]
-        return max(0, bisect.bisect_right(starts, pos) - 1)
+    def __post_init__(self) -> None:
+        self._sent_starts = [s for s, _ in self.sent_char]
+        self._quote_starts = [q[0] for q in self.quotes]
+        self._mention_starts = [m.start for m in self.mentions]
 
-    def token_at(self, pos: int) -> int:
-        return max(0, bisect.bisect_right(self.seg.token_starts, pos) - 1)
+    def sentence_at(self, pos: int) -> int:
+        return max(0, bisect.bisect_right(self._sent_starts, pos) - 1)
+
+    def in_quote(self, pos: int) -> bool:
+        i = bisect.bisect_right(self._quote_starts, pos) - 1
+        return i >= 0 and self.quotes[i][0] <= pos < self.quotes[i][1]
+
+    def mentions_in(self, start: int, end: int) -> list[Mention]:
+        """Mentions starting in [start, end), in order."""
+        lo = bisect.bisect_left(self._mention_starts, start)
+        hi = bisect.bisect_left(self._mention_starts, end)
+        return self.mentions[lo:hi]
+
+    def tokens(self, sent_index: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(starts, ends) of the sentence's tokens, in note characters."""
+        found = self._tokens.get(sent_index)
+        if found is None:
+            s_start, s_end = self.sent_char[sent_index]
+            found = tokenize(self.text, s_start, s_end)
+            self._tokens[sent_index] = found
+        return found
+
+    def token_at(self, pos: int, sent_index: int | None = None) -> int:
+        """Index (within its sentence) of the token holding character `pos`."""
+        index = self.sentence_at(pos) if sent_index is None else sent_index
+        return max(0, bisect.bisect_right(self.tokens(index)[0], pos) - 1)
 
     def cues(self, cue_set: CueSet, sent_index: int) -> list[Cue]:
         key = (id(cue_set), sent_index)
         if key not in self._cues:
-            self._cues[key] = find_cues(
-                cue_set,
-                self.text,
-                self.seg.token_starts,
-                self.seg.token_ends,
-                self.seg.sentences[sent_index],
-            )
+            starts, ends = self.tokens(sent_index)
+            self._cues[key] = find_cues(cue_set, self.text, starts, ends, (0, len(starts)))
         return self._cues[key]
 
 
@@ -89,13 +120,9 @@ class Analyser:
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
-        seg = segment(text)
         quotes = quote_spans(text)
         mentions = self.people.mentions(text, quotes, main_child)
-        sent_char = [
-            (seg.token_starts[s], seg.token_ends[e - 1]) for s, e in seg.sentences if e > s
-        ]
-        analysis = NoteAnalysis(text, seg, quotes, mentions, sent_char)
+        analysis = NoteAnalysis(text, quotes, mentions, sentence_spans(text))
         self._cache[key] = analysis
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -172,16 +199,37 @@ def tier_enabled(tier: CompiledTier, record: Any) -> bool:
     )
 
 
+def _overlaps_hit(
+    start: int, end: int, hits: Sequence[tuple[int, int, str]], starts: Sequence[int]
+) -> bool:
+    """Does [start, end) overlap any hit? Resolved hits are sorted and disjoint (or
+    identical), so their ends rise with their starts: only the last hit starting before
+    `end` can reach past `start`."""
+    i = bisect.bisect_left(starts, end) - 1
+    return i >= 0 and hits[i][1] > start
+
+
 def _resolve_overlaps(hits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     # Longest target wins an overlap, then the earliest ("did not want to talk" beats "want").
     hits.sort(key=lambda h: (-(h[1] - h[0]), h[0]))
-    kept: list[tuple[int, int, str]] = []
+    # Kept spans sorted by start; they are disjoint (or identical), so a new span can only
+    # collide with its neighbours (bisect, not a scan: a long note has 100k hits).
+    kept: list[tuple[int, int]] = []
+    out: list[tuple[int, int, str]] = []
     for h in hits:
+        span = (h[0], h[1])
+        i = bisect.bisect_right(kept, span)
         # The same words in two lexicons ("signed": speech and observed behaviour) are a
         # hit for each: every tier that looks for them sees them.
-        if all(h[1] <= k[0] or h[0] >= k[1] or (h[0], h[1]) == (k[0], k[1]) for k in kept):
-            kept.append(h)
-    return sorted(kept)
+        before = kept[i - 1] if i else None
+        if before is not None and before != span and before[1] > h[0]:
+            continue
+        after = kept[i] if i < len(kept) else None
+        if after is not None and after[0] < h[1]:
+            continue
+        kept.insert(i, span)
+        out.append(h)
+    return sorted(out)
 
 
 def evaluate_tier(
@@ -197,22 +245,23 @@ def evaluate_tier(
     labels = {name for name, _ in tier.targets}
     veto = tier.vetoed_by.search(text) if tier.vetoed_by else None
     by_event: dict[tuple[int, int], int] = {}
+    hit_starts = [h[0] for h in all_target_hits]
     for t_start, t_end, label in all_target_hits:
         if label not in labels:
             continue
-        if tier.experiencer == "subject" and any(q[0] <= t_start < q[1] for q in an.quotes):
+        if tier.experiencer == "subject" and an.in_quote(t_start):
             continue  # words inside a quote belong to the quote's speaker, found outside it
         s_index = an.sentence_at(t_start)
         s_start, s_end = an.sent_char[s_index]
         co_terms: list[tuple[int, int] | None] = [None]
         if tier.requires is not None:
-            t_tok = an.token_at(t_start)
+            t_tok = an.token_at(t_start, s_index)
             found = []
             for m in tier.requires.finditer(text, s_start, s_end):
                 # A co-term inside any target phrase ("offer" in "active offer") is not one.
-                if any(m.start() < h[1] and m.end() > h[0] for h in all_target_hits):
+                if _overlaps_hit(m.start(), m.end(), all_target_hits, hit_starts):
                     continue
-                distance = abs(an.token_at(m.start()) - t_tok)
+                distance = abs(an.token_at(m.start(), s_index) - t_tok)
                 if distance <= tier.window:
                     found.append((distance, m.span()))
             if not found:
@@ -267,7 +316,7 @@ def _judge(
     event = co if co is not None else target
     own = [target] + ([co] if co else [])
     cues = an.cues(cue_set, s_index)
-    mods = modifiers(cues, cue_set.specs, an.token_at(event[0]), [target], label)
+    mods = modifiers(cues, cue_set.specs, an.token_at(event[0], s_index), [target], label)
     fired = [(c.category, c.text, c.start, c.end) for c in mods]
     # Cues inside the mention's own words (e.g. "declined" as the offer verb) are recorded
     # as having fired, but as part of the mention they never disqualify it.
@@ -358,7 +407,9 @@ def _experiencer(
             if any(m.kind in ("child", "unknown") for m in explicit):
                 return True, "", None
             return False, f"other person: offered to '{explicit[0].text}'", explicit[0]
-        named = [m for m in clause_people(an.mentions, lo, hi) if m.kind != "professional"]
+        named = [
+            m for m in clause_people(an.mentions_in(lo, hi), lo, hi) if m.kind != "professional"
+        ]
         if any(m.kind in ("child", "unknown") for m in named):
             return True, "", None
         others = [m for m in named if m.kind == "other"]
@@ -366,8 +417,9 @@ def _experiencer(
             return False, f"other person: '{others[0].text}' is not the child", others[0]
         return True, "", None
     first = min(target[0], event[0])
-    subject = subject_of(an.mentions, s_start, first, max(target[1], event[1]), an.text)
-    speaker, verb = embedding_speaker(people, an.text, an.mentions, s_start, subject, first)
+    in_sentence = an.mentions_in(s_start, s_end)
+    subject = subject_of(in_sentence, s_start, first, max(target[1], event[1]), an.text)
+    speaker, verb = embedding_speaker(people, an.text, in_sentence, s_start, subject, first)
     # A family member's account of the child is theirs ("Mum said he wants…"); a worker
     # relaying what the child said is the child's voice in minutes ("SW confirmed the YP
     # had said that she feels safer").
@@ -393,7 +445,7 @@ def _experiencer(
     # and the child is named somewhere in the sentence.
     if subject is not None and subject.kind in ("other", "child"):
         return False, f"not a worker's attempt: subject is '{subject.text}'", subject
-    named = clause_people(an.mentions, s_start, s_end)
+    named = clause_people(in_sentence, s_start, s_end)
     if any(m.kind == "child" or (m.pronoun and m.kind == "unknown") for m in named):
         return True, "", None
     return False, "the child is not named in the sentence", None
@@ -415,8 +467,8 @@ def _explicit_recipients(
     for _, end in sorted(spans, key=lambda sp: -sp[1]):
         people: list[Mention] = []
         pos = end
-        for m in an.mentions:
-            if m.start < pos or m.in_quote:
+        for m in an.mentions_in(pos, limit):
+            if m.in_quote:
                 continue
             if m.start >= limit:
                 break

@@ -148,6 +148,36 @@ def segment(text: str) -> Segmented:
     return Segmented(starts, ends, tuple(sentences))
 
 
+# Texts longer than this are tokenised in pieces (spaCy refuses texts over `nlp.max_length`
+# and its memory grows with the text). Pieces end at whitespace, which tokens never cross.
+TOKENIZE_CHUNK = 100_000
+
+
+def tokenize(text: str, start: int = 0, end: int | None = None) -> tuple[tuple[int, ...], ...]:
+    """(starts, ends) of the spaCy tokens of `text[start:end]`, in `text`'s characters."""
+    end = len(text) if end is None else end
+    nlp = get_nlp()
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = start
+    while pos < end:
+        stop = end
+        if stop - pos > TOKENIZE_CHUNK:
+            cut = max(
+                text.rfind(" ", pos, pos + TOKENIZE_CHUNK),
+                text.rfind("\n", pos, pos + TOKENIZE_CHUNK),
+            )
+            stop = cut if cut > pos else pos + TOKENIZE_CHUNK
+        doc = nlp.make_doc(text[pos:stop])
+        if len(doc):
+            arr = doc.to_array(["IDX", "LENGTH"])
+            for idx, length in arr.tolist():
+                starts.append(pos + idx)
+                ends.append(pos + idx + length)
+        pos = stop
+    return tuple(starts), tuple(ends)
+
+
 def segment_spacy(text: str) -> Segmented:
     """The reference segmentation: the full pipeline (tokenizer + our components +
     sentencizer)."""
