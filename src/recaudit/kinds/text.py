@@ -134,17 +134,22 @@ class TextEvidenceRule(NoteScope, RuleBase):
     def _compiled(self, ctx: EvalContext) -> _CompiledRule:
         return ctx.compiled(("text_evidence", self.id), lambda: _CompiledRule.build(self, ctx))
 
-    def findings(self, record: Record, ctx: EvalContext) -> list[Any]:
-        """Every candidate finding (accepted or not) in the record's notes, in note order."""
+    def findings(self, record: Record, ctx: EvalContext, *, decisive: bool = False) -> list[Any]:
+        """Every candidate finding (accepted or not) in the record's notes, in note order.
+
+        With `decisive`, stop short once the outcome is settled: when a `met` tier has an
+        accepted finding, the `partial` tiers cannot change what `decide` returns (it
+        reads only accepted `met` findings then), so they are not evaluated.
+        """
         from recaudit.evidence.engine import evaluate_tier, target_hits, tier_enabled
 
         compiled = self._compiled(ctx)
         analyser = compiled.analyser(ctx)
         tiers = [t for t in compiled.tiers if tier_enabled(t, record)]
-        out = []
         notes = list(self.notes_in_scope(record))
         main_child: str | None = None
         looked = False
+        candidates = []
         for note in notes:
             if not note.text or not compiled.trigger.search(note.text):
                 continue
@@ -152,13 +157,30 @@ class TextEvidenceRule(NoteScope, RuleBase):
                 main_child = analyser.main_child(tuple(n.text for n in record.notes))
                 looked = True
             an = analyser.analyse(note.text, main_child)
-            hits = target_hits(compiled.all_targets, note.text)
-            for tier in tiers:
-                out.extend(evaluate_tier(tier, note, an, compiled.cue_set, analyser.people, hits))
+            candidates.append((note, an, target_hits(compiled.all_targets, note.text)))
+
+        def run(tier: Any, item: tuple[Any, Any, Any]) -> list[Any]:
+            note, an, hits = item
+            return evaluate_tier(tier, note, an, compiled.cue_set, analyser.people, hits)
+
+        done: dict[tuple[int, int], list[Any]] = {}
+        if decisive:
+            for t, tier in enumerate(tiers):
+                if tier.outcome != "met":
+                    continue
+                for c, item in enumerate(candidates):
+                    done[(c, t)] = run(tier, item)
+            if any(f.accepted for found in done.values() for f in found):
+                return [f for key in sorted(done) for f in done[key]]
+        out = []
+        for c, item in enumerate(candidates):
+            for t, tier in enumerate(tiers):
+                found = done.get((c, t))
+                out.extend(found if found is not None else run(tier, item))
         return out
 
     def evaluate(self, record: Record, ctx: EvalContext) -> RuleResult:
-        findings = self.findings(record, ctx)
+        findings = self.findings(record, ctx, decisive=True)
         return decide(self, record, findings)
 
 
