@@ -55,3 +55,14 @@ class EvalContext:
 
 def result(rule_id: str, outcome: Outcome, reason: str, **extra: Any) -> RuleResult:
     return RuleResult(rule_id=rule_id, outcome=outcome, reason=reason, **extra)
+
+
+def absent(rule_id: str, field: str, value: Any) -> RuleResult | None:
+    """`not_met` when a field is missing or null (shared by the field kinds), else None."""
+    from recaudit.fieldpath import MISSING
+
+    if value is MISSING:
+        return result(rule_id, "not_met", f"{field} is missing")
+    if value is None:
+        return result(rule_id, "not_met", f"{field} is null")
+    return None

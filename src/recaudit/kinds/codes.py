@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from recaudit.fieldpath import MISSING, resolve
-from recaudit.kinds.base import EvalContext, result
+from recaudit.fieldpath import resolve
+from recaudit.kinds.base import EvalContext, absent, result
 from recaudit.records import Record
 from recaudit.results import RuleResult
 from recaudit.rulepack.codes import CodeIndex, build_index, check_items
@@ -67,10 +67,8 @@ class FieldInRule(RuleBase):
 
     def evaluate(self, record: Record, ctx: EvalContext) -> RuleResult:
         value = resolve(record, self.field)
-        if value is MISSING:
-            return result(self.id, "not_met", f"{self.field} is missing")
-        if value is None:
-            return result(self.id, "not_met", f"{self.field} is null")
+        if (missing := absent(self.id, self.field, value)) is not None:
+            return missing
         shown = json.dumps(value, ensure_ascii=False, default=str)
         if not isinstance(value, str):
             return result(self.id, "not_met", f"{self.field} = {shown} is not text")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from recaudit.fieldpath import MISSING, resolve
-from recaudit.kinds.base import EvalContext, result
+from recaudit.fieldpath import resolve
+from recaudit.kinds.base import EvalContext, absent, result
 from recaudit.records import Record
 from recaudit.results import RuleResult
 from recaudit.rulepack.schema import RuleBase
@@ -28,10 +28,8 @@ class FieldRecordedRule(RuleBase):
 
     def evaluate(self, record: Record, ctx: EvalContext) -> RuleResult:
         value = resolve(record, self.field)
-        if value is MISSING:
-            return result(self.id, "not_met", f"{self.field} is missing")
-        if value is None:
-            return result(self.id, "not_met", f"{self.field} is null")
+        if (missing := absent(self.id, self.field, value)) is not None:
+            return missing
         if isinstance(value, list):
             return result(self.id, "met", f"{self.field} lists {len(value)} item(s)")
         shown = json.dumps(value, ensure_ascii=False)
