@@ -114,8 +114,10 @@ def find_cues(
     if s_tok >= e_tok:
         return []
     c_start, c_end = token_starts[s_tok], token_ends[e_tok - 1]
-    # (No whole-union pre-test: nearly every candidate sentence holds some cue word, so
-    # it cost about as much as the per-cue scans it was meant to save.)
+    # One union test first: most candidate sentences hold no cue at all, and then the ~30
+    # per-cue scans are skipped.
+    if not cues.any_cue.search(text, c_start, c_end):
+        return []
     candidates: list[tuple[int, int, int]] = []  # (start, end, spec index)
     for index, pattern in enumerate(cues.patterns):
         for m in pattern.finditer(text, c_start, c_end):
