@@ -399,3 +399,18 @@ def test_advocacy_offered_to_the_child_by_name_after_the_verb() -> None:
 )
 def test_carers_tick_boxes(text: str, outcome: str) -> None:
     assert run(CARERS, text).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I phoned the young person twice to find out what she thinks about contact, no answer.",
+        "Left a card for Child A so that he can tell us his wishes - nothing heard back.",
+        "I rang YP this morning asking whether she wants the review in school, no response yet.",
+    ],
+)
+def test_a_workers_purpose_is_an_attempt_not_the_childs_view(text: str) -> None:
+    res = run(VOICE, text)
+    # The speech/view verb after "to find out what", "so that he can" is what the worker
+    # hoped to hear: only the attempt counts.
+    assert res.outcome == "partial", res.reason
