@@ -414,3 +414,40 @@ def test_a_workers_purpose_is_an_attempt_not_the_childs_view(text: str) -> None:
     # The speech/view verb after "to find out what", "so that he can" is what the worker
     # hoped to hear: only the attempt counts.
     assert res.outcome == "partial", res.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TW said he gets cross when the bus is late.",
+        "B explained that she likes her new bedroom.",
+        "A.J. told me he misses his friends from his old school.",
+    ],
+)
+def test_a_child_named_by_initials_is_the_child(text: str) -> None:
+    res = run(VOICE, text)
+    assert res.outcome == "met", res.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "FC said he has settled well.",
+        "HV said she is feeding well.",
+        "LAC said to be held in June.",
+    ],
+)
+def test_role_and_service_initials_are_not_the_child(text: str) -> None:
+    res = run(VOICE, text)
+    assert res.outcome == "not_met", res.reason
+
+
+def test_pronoun_follows_a_child_named_by_initials_not_the_adult_object() -> None:
+    res = run(
+        VOICE,
+        "Met with Dad at the office.",
+        "RB described that he worries about dad when he is at football. "
+        "He rated how worried he feels at 7/10.",
+    )
+    assert res.outcome == "met", res.reason
+    assert any("7/10" in (ev.sentence or "") for ev in res.evidence), res.evidence

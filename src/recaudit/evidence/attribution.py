@@ -251,7 +251,7 @@ class People:
         if hit is None:
             hit = []
             for m in self.people.finditer(text):
-                cls = self._kind(text[m.start() : m.end()])
+                cls = self._kind(text, m.start(), m.end())
                 if cls is not None:
                     hit.append((m.start(), m.end(), cls))
             if len(self._memo) >= FOUND_MEMO:
@@ -259,11 +259,17 @@ class People:
             self._memo[text] = hit
         return hit
 
-    def _kind(self, words: str) -> str | None:
-        found = self._by_literal.get(" ".join(words.lower().split()))
+    def _kind(self, text: str, start: int, end: int) -> str | None:
+        found = self._by_literal.get(" ".join(text[start:end].lower().split()))
         if found is not None:
             return found
-        return next((cls for rx, cls in self._regex_kinds if rx.fullmatch(words)), None)
+        # Matched in place, not on the cut-out words: a regex term may look around it
+        # (initials count as a child only before a reporting verb: "KT said").
+        for rx, cls in self._regex_kinds:
+            m = rx.match(text, start)
+            if m is not None and m.end() == end:
+                return cls
+        return None
 
     def _raw(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, class) for child refs (c), nouns (p/f/m/n) and pronouns (x)."""
