@@ -451,3 +451,14 @@ def test_pronoun_follows_a_child_named_by_initials_not_the_adult_object() -> Non
     )
     assert res.outcome == "met", res.reason
     assert any("7/10" in (ev.sentence or "") for ev in res.evidence), res.evidence
+
+
+def test_a_sentence_topic_child_wins_over_a_later_object_for_the_next_he() -> None:
+    # No subject in the first sentence: its topic is the first person named (the child),
+    # so "He" is the child, not "his uncle" named last.
+    res = run(
+        VOICE,
+        "Sat with the young person about his uncle. "
+        "He looked away, would not answer and kept drawing, so I tried again later.",
+    )
+    assert res.outcome == "partial", res.reason

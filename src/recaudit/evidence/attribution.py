@@ -307,6 +307,9 @@ class People:
         prev_lead: dict[str, tuple[Kind, str]] = {}
         lead: dict[str, tuple[Kind, str]] = {}
         have_lead = False
+        # A sentence with no subject-position person ("Talked with the YP about his
+        # brother.") still has a topic: the first person it names, not the last object.
+        first: dict[str, tuple[Kind, str]] = {}
         out: list[Mention] = []
         quote_starts = [q[0] for q in quotes]
         raw = self._raw(text)
@@ -326,7 +329,8 @@ class People:
             words = text[start:end]
             in_quote = _inside(start, quotes, quote_starts)
             if not in_quote and _SENTENCE_BREAK.search(text, last_end, start):
-                prev_lead, lead, have_lead = lead, {}, False
+                prev_lead, lead, have_lead = (lead if have_lead else first), {}, False
+                first = {}
             if not in_quote:
                 last_end = end
             subject_pos = _subject_position(text, start)
@@ -347,6 +351,8 @@ class People:
                     if not in_quote and kind != "unknown":
                         # A resolved pronoun keeps its person salient for the next one.
                         slots[gender] = (kind, ante)
+                        if not first:
+                            first = {gender: (kind, ante)}
                         if leads and nominative:
                             lead = {gender: (kind, ante)}
                             have_lead = True
@@ -363,6 +369,8 @@ class People:
             if not in_quote:
                 for slot in fill:
                     slots[slot] = (kind, words)
+                if not first:
+                    first = {slot: (kind, words) for slot in fill}
                 if leads:
                     lead = {slot: (kind, words) for slot in fill}
                     have_lead = True
