@@ -33,19 +33,22 @@ class _Composite(RuleBase):
 
         return [evaluate_rule(ctx.rules[rule_id], record, ctx) for rule_id in self.rules]
 
-    def _summary(self, parts: list[RuleResult]) -> str:
-        return ", ".join(f"{p.rule_id} {p.outcome}" for p in parts)
+    def evaluate(self, record: Record, ctx: EvalContext) -> RuleResult:
+        parts = self._parts(record, ctx)
+        summary = ", ".join(f"{p.rule_id} {p.outcome}" for p in parts)
+        applicable = [p for p in parts if p.outcome != "not_applicable"]
+        if not applicable:
+            return result(self.id, "not_applicable", f"no part applies ({summary})")
+        return self.combine(applicable, summary)
+
+    def combine(self, applicable: list[RuleResult], summary: str) -> RuleResult:  # pragma: no cover
+        raise NotImplementedError
 
 
 class AllOfRule(_Composite):
     kind: Literal["all_of"]
 
-    def evaluate(self, record: Record, ctx: EvalContext) -> RuleResult:
-        parts = self._parts(record, ctx)
-        applicable = [p for p in parts if p.outcome != "not_applicable"]
-        summary = self._summary(parts)
-        if not applicable:
-            return result(self.id, "not_applicable", f"no part applies ({summary})")
+    def combine(self, applicable: list[RuleResult], summary: str) -> RuleResult:
         outcomes = {p.outcome for p in applicable}
         evidence = tuple(e for p in applicable if p.outcome != "not_met" for e in p.evidence)
         if "not_met" in outcomes:
@@ -58,12 +61,7 @@ class AllOfRule(_Composite):
 class AnyOfRule(_Composite):
     kind: Literal["any_of"]
 
-    def evaluate(self, record: Record, ctx: EvalContext) -> RuleResult:
-        parts = self._parts(record, ctx)
-        applicable = [p for p in parts if p.outcome != "not_applicable"]
-        summary = self._summary(parts)
-        if not applicable:
-            return result(self.id, "not_applicable", f"no part applies ({summary})")
+    def combine(self, applicable: list[RuleResult], summary: str) -> RuleResult:
         met = [p for p in applicable if p.outcome == "met"]
         if met:
             evidence = tuple(e for p in met for e in p.evidence)
