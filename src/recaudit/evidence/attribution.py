@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from recaudit.evidence.matching import Term, alternation, term_from_item, union
+from recaudit.evidence.scanner import Scanner
 
 Kind = Literal["child", "other", "professional", "unknown"]
 Gender = Literal["f", "m", "n"]
@@ -176,7 +177,7 @@ class People:
     a possessor, rather than by one big regex (which was ~20x slower).
     """
 
-    def __init__(self, lex: PeopleLexicons) -> None:
+    def __init__(self, lex: PeopleLexicons, scanner: Scanner | None = None) -> None:
         pronouns = [term_from_item(w) for w in _PRONOUNS if w != "i"] + [
             term_from_item({"pattern": "I", "case_sensitive": True})
         ]
@@ -190,7 +191,7 @@ class People:
             ("n", lex.neutral),
             ("x", tuple(pronouns)),
         ]
-        self.people = union(t for _, terms in groups for t in terms)
+        self.people = union((t for _, terms in groups for t in terms), scanner)
         self._by_literal: dict[str, str] = {}
         self._regex_kinds: list[tuple[re.Pattern[str], str]] = []
         for cls, terms in groups:
@@ -207,7 +208,7 @@ class People:
             re.IGNORECASE,
         )
         self.modifiers = re.compile(rf"{_MODIFIERS}$", re.IGNORECASE)
-        self.reporting = union(lex.reporting)
+        self.reporting = union(lex.reporting, scanner)
         self._memo: dict[str, list[tuple[int, int, str]]] = {}
 
     def _compound_start(self, text: str, start: int) -> int:

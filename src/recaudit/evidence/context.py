@@ -21,14 +21,14 @@ Cue rules come from rule-pack lexicons (see `CueSpec`). For one sentence:
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recaudit.evidence.matching import Term, term_from_item, union
+from recaudit.evidence.matching import Term, TermPattern, term_from_item, union
+from recaudit.evidence.scanner import Scanner
 
 Direction = Literal["forward", "backward", "both", "terminate", "pseudo"]
 
@@ -91,14 +91,14 @@ class CueSet:
     """A pack's cue rules compiled once: one regex per cue rule plus a union for a quick test."""
 
     specs: tuple[CueSpec, ...]
-    patterns: tuple[re.Pattern[str], ...]
-    any_cue: re.Pattern[str]
+    patterns: tuple[TermPattern, ...]
+    any_cue: TermPattern
 
     @classmethod
-    def build(cls, items: Sequence[Any]) -> CueSet:
+    def build(cls, items: Sequence[Any], scanner: Scanner | None = None) -> CueSet:
         specs = tuple(CueSpec.model_validate(item) for item in items)
-        patterns = tuple(union(s.terms()) for s in specs)
-        any_cue = union(t for s in specs for t in s.terms())
+        patterns = tuple(union(s.terms(), scanner) for s in specs)
+        any_cue = union((t for s in specs for t in s.terms()), scanner)
         return cls(specs, patterns, any_cue)
 
 

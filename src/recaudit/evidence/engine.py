@@ -24,8 +24,9 @@ from recaudit.evidence.attribution import (
     subject_of,
 )
 from recaudit.evidence.context import Cue, CueSet, find_cues, modifiers
-from recaudit.evidence.matching import term_from_item, union
+from recaudit.evidence.matching import TermPattern, term_from_item, union
 from recaudit.evidence.pipeline import sentence_spans, tokenize
+from recaudit.evidence.scanner import Scanner
 
 CACHE_SIZE = 512
 
@@ -166,18 +167,25 @@ class Finding:
         return not self.rejected_by
 
 
-def compile_tier(index: int, tier: Any, lexicons: Mapping[str, tuple[Any, ...]]) -> CompiledTier:
-    def pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+def compile_tier(
+    index: int,
+    tier: Any,
+    lexicons: Mapping[str, tuple[Any, ...]],
+    scanner: Scanner | None = None,
+) -> CompiledTier:
+    def pattern(names: Sequence[str]) -> TermPattern | None:
         if not names:
             return None
-        return union(term_from_item(i) for n in names for i in lexicons[n])
+        return union((term_from_item(i) for n in names for i in lexicons[n]), scanner)
 
     only = tier.only_if
     return CompiledTier(
         index=index,
         outcome=tier.outcome,
         label=tier.label,
-        targets=tuple((n, union(term_from_item(i) for i in lexicons[n])) for n in tier.targets),
+        targets=tuple(
+            (n, union((term_from_item(i) for i in lexicons[n]), scanner)) for n in tier.targets
+        ),
         requires=pattern(tier.requires),
         window=tier.window,
         disqualified_by=frozenset(tier.disqualified_by),

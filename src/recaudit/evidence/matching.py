@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from recaudit.evidence.scanner import Scanner, Span, may_match, required_literals, select
+
 TERM_KEYS = frozenset({"pattern", "regex", "case_sensitive"})
 _APOSTROPHES = "'’"
 
@@ -227,7 +229,7 @@ class TermPattern:
     merged.
     """
 
-    def __init__(self, terms: Iterable[Term]) -> None:
+    def __init__(self, terms: Iterable[Term], scanner: Scanner | None = None) -> None:
         groups: dict[tuple[bool, bool], list[str]] = {}  # (case_sensitive, word start)
         regexes: list[tuple[str, bool]] = []
         for term in sorted(set(terms), key=lambda t: (-len(t.shown), t.shown)):
@@ -244,10 +246,28 @@ class TermPattern:
             self.patterns.append((re.compile(source), not case))
         # A case-sensitive regex is compiled without IGNORECASE (`(?-i:…)` inside an
         # IGNORECASE pattern matches the same but is several times slower).
-        self.patterns += [(re.compile(r, 0 if cs else re.IGNORECASE), False) for r, cs in regexes]
+        self._regexes = [re.compile(r, 0 if cs else re.IGNORECASE) for r, cs in regexes]
+        self._regex_any = _any_of(regexes) if len(regexes) > 1 else None
+        # Per regex, the scanner group of strings one of which any match must contain:
+        # a window without one is not searched.
+        self._prefilters: list[int | None] = []
+        if scanner is not None:
+            for r, cs in regexes:
+                needed = required_literals(r, cs)
+                gid = scanner.add_group(needed, cs, bounded=False) if needed else None
+                self._prefilters.append(gid)
+        self.patterns += [(p, False) for p in self._regexes]
         self._fallback = [
             (re.compile(p.pattern, re.IGNORECASE) if low else p, False) for p, low in self.patterns
         ]
+        # With a scanner, the phrase groups are found by its one pass per text (same
+        # matches, see scanner.py); the compiled tries above stay as the fallback.
+        self._scanner = scanner
+        self._gids = (
+            [scanner.add_group(strings, case) for (case, _), strings in sorted(groups.items())]
+            if scanner is not None
+            else []
+        )
         self._last: str | None = None
         self._low = ""
 
@@ -262,7 +282,41 @@ class TermPattern:
             return self._fallback, text
         return self.patterns, self._low
 
-    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> list[re.Match[str]]:
+    def spans(self, text: str, pos: int = 0, endpos: int | None = None) -> list[tuple[int, int]]:
+        """(start, end) of every match in [pos, endpos), leftmost-longest, no overlaps."""
+        end = len(text) if endpos is None else endpos
+        hits = self._scanner.hits(text) if self._scanner is not None else None
+        if hits is None:
+            found = [m.span() for m in self._regex_finditer(text, pos, end)]
+            return found
+        found = select(hits, self._gids, pos, end)
+        regexes = [
+            p
+            for p, gid in zip(self._regexes, self._prefilters, strict=True)
+            if may_match(hits, gid, pos, end)
+        ]
+        # The union of all regexes is a quick test only while none was ruled out already.
+        union_first = self._regex_any is not None and len(regexes) == len(self._regexes) > 1
+        if regexes and (not union_first or self._regex_any.search(text, pos, end)):
+            for p in regexes:
+                found += [m.span() for m in p.finditer(text, pos, end) if m.end() > m.start()]
+        if len(self._gids) + len(self._regexes) > 1:
+            found.sort(key=lambda m: (m[0], -m[1]))
+            kept: list[tuple[int, int]] = []
+            for m in found:
+                if not kept or m[0] >= kept[-1][1]:
+                    kept.append(m)
+            found = kept
+        return found
+
+    def finditer(self, text: str, pos: int = 0, endpos: int | None = None) -> list[Any]:
+        if self._scanner is None:
+            return self._regex_finditer(text, pos, endpos)
+        return [Span(text, s, e) for s, e in self.spans(text, pos, endpos)]
+
+    def _regex_finditer(
+        self, text: str, pos: int = 0, endpos: int | None = None
+    ) -> list[re.Match[str]]:
         end = len(text) if endpos is None else endpos
         patterns, low = self._texts(text)
         found = [
@@ -280,8 +334,12 @@ class TermPattern:
             found = kept
         return found
 
-    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
+    def search(self, text: str, pos: int = 0, endpos: int | None = None) -> Any:
         end = len(text) if endpos is None else endpos
+        if self._scanner is not None:
+            hits = self._scanner.hits(text)
+            if hits is not None:
+                return self._scan_search(text, hits, pos, end)
         patterns, low = self._texts(text)
         best: re.Match[str] | None = None
         for p, lower in patterns:
@@ -290,9 +348,54 @@ class TermPattern:
                 best = m
         return best
 
+    def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
+        best: tuple[int, int] | None = None
+        for gid in self._gids:
+            group = hits.get(gid)
+            if group is None:
+                continue
+            first = group.first(pos, end)
+            if first and (best is None or (first[0], -first[1]) < (best[0], -best[1])):
+                best = first
+        regexes = [
+            p
+            for p, gid in zip(self._regexes, self._prefilters, strict=True)
+            if may_match(hits, gid, pos, end)
+        ]
+        if len(regexes) < len(self._regexes) or self._regex_any is None:
+            for p in regexes:
+                m = p.search(text, pos, end)
+                if m and (best is None or (m.start(), -m.end()) < (best[0], -best[1])):
+                    best = m.span()
+        elif regexes:
+            # The union finds the leftmost start of any regex term; there, each regex's own
+            # match at that start is what its `search` would return.
+            first = self._regex_any.search(text, pos, end) if self._regex_any else None
+            if first is not None or self._regex_any is None:
+                at = first.start() if first is not None else pos
+                for p in regexes:
+                    m = p.search(text, pos, end) if first is None else p.match(text, at, end)
+                    if m and (best is None or (m.start(), -m.end()) < (best[0], -best[1])):
+                        best = m.span()
+        return Span(text, *best) if best is not None else None
 
-def union(terms: Iterable[Term]) -> TermPattern:
-    return TermPattern(terms)
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?P<|\(\?\w*\)")
+
+
+def _any_of(regexes: Sequence[tuple[str, bool]]) -> re.Pattern[str] | None:
+    """One regex matching wherever any of `regexes` matches (a quick test before running
+    each), or None when they cannot be combined (group references or global flags)."""
+    if any(_BACKREFERENCE.search(r) for r, _ in regexes):
+        return None
+    try:
+        return re.compile("|".join(f"(?{'-i' if cs else 'i'}:{r})" for r, cs in regexes))
+    except re.error:
+        return None
+
+
+def union(terms: Iterable[Term], scanner: Scanner | None = None) -> TermPattern:
+    return TermPattern(terms, scanner)
 
 
 def compile_lexicons(

@@ -199,18 +199,19 @@ class _CompiledRule:
         from recaudit.evidence.matching import term_from_item, union
 
         lex = ctx.lexicons
-        tiers = tuple(compile_tier(i, t, lex) for i, t in enumerate(rule.tiers))
+        scanner = pack_scanner(ctx)
+        tiers = tuple(compile_tier(i, t, lex, scanner) for i, t in enumerate(rule.tiers))
         names = sorted({n for t in rule.tiers for n in t.targets})
-        trigger = union(term_from_item(i) for n in names for i in lex[n])
+        trigger = union((term_from_item(i) for n in names for i in lex[n]), scanner)
         # Decoys take part in the target overlap resolution under their own labels, which
         # no tier accepts, so "active offer of Welsh" hides "active offer".
         all_targets = tuple(
-            (n, union(term_from_item(i) for i in lex[n]))
+            (n, union((term_from_item(i) for i in lex[n]), scanner))
             for n in [*names, *(d for d in rule.decoys if d not in names)]
         )
         cue_key = ("cue_set", tuple(rule.cues))
         cue_set = ctx.compiled(
-            cue_key, lambda: CueSet.build([i for n in rule.cues for i in lex[n]])
+            cue_key, lambda: CueSet.build([i for n in rule.cues for i in lex[n]], scanner)
         )
         people_key = tuple(rule.people.model_dump().values())
         return cls(tiers, trigger, all_targets, cue_set, people_key)
@@ -223,8 +224,15 @@ class _CompiledRule:
         names = dict(zip(keys, self.people_key, strict=True))
         return ctx.compiled(
             ("analyser", self.people_key),
-            lambda: Analyser(People(people_from(ctx.lexicons, names))),
+            lambda: Analyser(People(people_from(ctx.lexicons, names), pack_scanner(ctx))),
         )
+
+
+def pack_scanner(ctx: EvalContext) -> Any:
+    """The pack's one `Scanner`: every text rule's phrases are found in one pass per note."""
+    from recaudit.evidence.scanner import Scanner
+
+    return ctx.compiled(("scanner",), Scanner)
 
 
 def _evidence(f: Any) -> Evidence:

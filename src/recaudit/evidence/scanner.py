@@ -1,0 +1,348 @@
+"""One Aho-Corasick pass per note for every literal phrase of a pack.
+
+A text rule asks many questions of the same note: does it hold a trigger, where are the
+targets of each tier, the co-terms, the cues, the person words. Asked one `re` scan at a
+time that is dozens of passes over every note (most of the rule-evaluation time). A
+`Scanner` collects the literal phrase groups of every `TermPattern` built for a pack and
+finds all their occurrences in one pass of an Aho-Corasick automaton (`pyahocorasick`, C);
+each pattern then picks its own matches from that list with exactly the semantics of its
+regex (see `TermPattern`): word boundaries, any run of whitespace between words, and
+leftmost-longest non-overlapping selection within a window.
+
+Regex terms are not literals and still run as regexes; a text whose lower-casing changes
+its length (rare Unicode) is left to the regexes altogether (`hits` returns None).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
+
+CACHE_SIZE = 256
+_OTHER_SPACE = re.compile(r"[^\S ]| \s")
+_SPACE_RUN = re.compile(r"\s+")
+
+
+def _is_word(ch: str) -> bool:
+    # What `\w` matches in a `str` pattern.
+    return ch.isalnum() or ch == "_"
+
+
+@dataclass(slots=True)
+class GroupHits:
+    """All occurrences of one phrase group in one text: (start, end, right boundary ok),
+    sorted by start then longest first; `starts` for windowing."""
+
+    entries: list[tuple[int, int, bool]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ready: bool = False
+
+    def prepare(self) -> None:
+        if not self.ready:
+            self.entries.sort(key=lambda e: (e[0], -e[1]))
+            self.starts = [e[0] for e in self.entries]
+            self.ready = True
+
+    def select(self, pos: int, end: int) -> list[tuple[int, int]]:
+        """What `re.finditer(text, pos, end)` of the group's trie regex returns: scanning
+        left to right, the longest occurrence at the leftmost start, then on from its end.
+
+        A window end acts as the end of the text, so a phrase ending there needs no word
+        boundary after it (as with `re`'s `endpos`).
+        """
+        self.prepare()
+        entries = self.entries
+        first = bisect.bisect_left(self.starts, pos) if pos else 0
+        out: list[tuple[int, int]] = []
+        after = pos
+        for i in range(first, len(entries)):
+            start, stop, right_ok = entries[i]
+            if start >= end:
+                break
+            if start < after or stop > end or not (right_ok or stop == end):
+                continue
+            out.append((start, stop))
+            after = stop
+        return out
+
+    def first(self, pos: int, end: int) -> tuple[int, int] | None:
+        """The first match `select` would return (what `re.search` finds)."""
+        self.prepare()
+        entries = self.entries
+        for i in range(bisect.bisect_left(self.starts, pos) if pos else 0, len(entries)):
+            start, stop, right_ok = entries[i]
+            if start >= end:
+                break
+            if stop <= end and (right_ok or stop == end):
+                return start, stop
+        return None
+
+
+class Scanner:
+    """Phrase groups registered by `TermPattern`s, scanned together (see module doc)."""
+
+    def __init__(self, cache_size: int = CACHE_SIZE) -> None:
+        self._groups: list[tuple[tuple[str, ...], bool, bool]] = []
+        self._ids: dict[tuple[frozenset[str], bool, bool], int] = {}
+        self._automata: tuple[Any, Any] | None = None
+        self._cache: OrderedDict[str, dict[int, GroupHits] | None] = OrderedDict()
+        self._cache_size = cache_size
+
+    def add_group(self, literals: Iterable[str], case_sensitive: bool, bounded: bool = True) -> int:
+        """Register phrases (words joined by one space; lower-cased unless
+        `case_sensitive`) that one regex would match together; returns the group id.
+
+        A phrase starting (ending) with a word character matches only where no word
+        character precedes (follows) it, unless `bounded` is false: such a group just
+        records where its strings occur (a regex prefilter, see `required_literals`).
+        """
+        strings = tuple(dict.fromkeys(literals))
+        key = (frozenset(strings), case_sensitive, bounded)
+        if key not in self._ids:
+            self._ids[key] = len(self._groups)
+            self._groups.append((strings, case_sensitive, bounded))
+            self._automata = None  # rebuilt, with the cache, on the next scan
+            self._cache.clear()
+        return self._ids[key]
+
+    def _build(self) -> tuple[Any, Any]:
+        tables: tuple[dict[str, tuple[list[int], list[int]]], ...] = ({}, {})
+        for gid, (strings, case_sensitive, bounded) in enumerate(self._groups):
+            for string in strings:
+                entry = tables[case_sensitive].setdefault(string, ([], []))
+                entry[0 if bounded else 1].append(gid)
+        automata = []
+        for table in tables:
+            if not table:
+                automata.append(None)
+                continue
+            automaton = ahocorasick.Automaton()
+            for string, (bounded_ids, free_ids) in table.items():
+                left = _is_word(string[0])
+                right = _is_word(string[-1])
+                value = (len(string), left, right, tuple(bounded_ids), tuple(free_ids))
+                automaton.add_word(string, value)
+            automaton.make_automaton()
+            automata.append(automaton)
+        return automata[0], automata[1]
+
+    def hits(self, text: str) -> dict[int, GroupHits] | None:
+        """Occurrences of every group in `text` (cached for recent texts)."""
+        if text in self._cache:
+            self._cache.move_to_end(text)
+            return self._cache[text]
+        if self._automata is None:
+            self._automata = self._build()
+        found = self._scan(text)
+        self._cache[text] = found
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return found
+
+    def _scan(self, text: str) -> dict[int, GroupHits] | None:
+        low = text.lower()
+        if len(low) != len(text):
+            return None
+        assert self._automata is not None
+        shifts: list[int] = []
+        breaks: list[int] = []
+        if _OTHER_SPACE.search(text):
+            # Phrases match across any run of whitespace: scan a copy with each run
+            # squeezed to one space, and map positions back.
+            removed = 0
+            for m in _SPACE_RUN.finditer(text):
+                length = m.end() - m.start()
+                if length > 1:
+                    removed += length - 1
+                    breaks.append(m.start() - removed + length - 1)
+                    shifts.append(removed)
+            norm_low = _SPACE_RUN.sub(" ", low)
+            norm_text = _SPACE_RUN.sub(" ", text)
+        else:
+            norm_low, norm_text = low, text
+        out: dict[int, GroupHits] = {}
+        n = len(text)
+        for automaton, norm, original in (
+            (self._automata[0], norm_low, low),
+            (self._automata[1], norm_text, text),
+        ):
+            if automaton is None:
+                continue
+            for last, (length, left, right, gids, free) in automaton.iter(norm):
+                first = last - length + 1
+                if breaks:
+                    k = bisect.bisect_right(breaks, first) - 1
+                    start = first + (shifts[k] if k >= 0 else 0)
+                    k = bisect.bisect_right(breaks, last) - 1
+                    stop = last + 1 + (shifts[k] if k >= 0 else 0)
+                else:
+                    start, stop = first, last + 1
+                for gid in free:
+                    group = out.get(gid)
+                    if group is None:
+                        group = out[gid] = GroupHits()
+                    group.entries.append((start, stop, True))
+                if not gids or (left and start and _is_word(original[start - 1])):
+                    continue
+                right_ok = not right or stop == n or not _is_word(original[stop])
+                entry = (start, stop, right_ok)
+                for gid in gids:
+                    group = out.get(gid)
+                    if group is None:
+                        group = out[gid] = GroupHits()
+                    group.entries.append(entry)
+        if SPECIAL_CASE.search(text):
+            out[SPECIAL] = GroupHits()
+        return out
+
+
+EMPTY = GroupHits(ready=True)
+SPECIAL = -1  # key present in a text's hits when its prefilters must not be trusted
+
+
+def may_match(hits: dict[int, GroupHits], gid: int | None, pos: int, end: int) -> bool:
+    """Can a regex with prefilter group `gid` match in [pos, end)? (True if unknown.)"""
+    if gid is None or SPECIAL in hits:
+        return True
+    group = hits.get(gid)
+    if group is None:
+        return False
+    group.prepare()
+    i = bisect.bisect_left(group.starts, pos) if pos else 0
+    entries = group.entries
+    while i < len(entries) and entries[i][0] < end:
+        if entries[i][1] <= end:
+            return True
+        i += 1
+    return False
+
+
+class Span:
+    """A match found by the scanner, with the parts of `re.Match` the engine reads."""
+
+    __slots__ = ("_end", "_start", "string")
+
+    def __init__(self, string: str, start: int, end: int) -> None:
+        self.string = string
+        self._start = start
+        self._end = end
+
+    def start(self) -> int:
+        return self._start
+
+    def end(self) -> int:
+        return self._end
+
+    def span(self) -> tuple[int, int]:
+        return self._start, self._end
+
+    def group(self, index: int = 0) -> str:
+        if index:
+            raise IndexError("a phrase match has no groups")
+        return self.string[self._start : self._end]
+
+
+def select(
+    hits: dict[int, GroupHits], gids: Sequence[int], pos: int, end: int
+) -> list[tuple[int, int]]:
+    """Each group's selection in [pos, end), concatenated (unsorted)."""
+    out: list[tuple[int, int]] = []
+    for gid in gids:
+        group = hits.get(gid)
+        if group is not None:
+            out += group.select(pos, end)
+    return out
+
+
+# -- regex prefilters ---------------------------------------------------------------------
+MIN_LITERAL = 2
+
+
+def required_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | None:
+    """Strings one of which every match of the regex contains (lower-cased unless
+    `case_sensitive`), or None when no useful set is found.
+
+    Read from the parsed regex (the standard library's `re._parser`, the only parser of
+    Python's own syntax: a private module, so any surprise just means "no prefilter"):
+    the longest literal run on the regex's mandatory path, or one per branch of a
+    mandatory alternation. Zero-width assertions end a run; only a lookahead is read
+    from (what it sees lies inside the searched window too).
+    """
+    try:
+        import re._parser as sre_parse
+
+        parsed = sre_parse.parse(source, 0 if case_sensitive else re.IGNORECASE)
+        found = _sequence_literals(list(parsed), sre_parse)
+    except Exception:
+        return None
+    if not found:
+        return None
+    out = tuple(sorted({s if case_sensitive else s.lower() for s in found}))
+    # Scanned text has whitespace runs squeezed to one space (see Scanner._scan).
+    # One letter occurs everywhere; one punctuation mark ("?", "_") is worth a look.
+    if any(len(s) < MIN_LITERAL and s.isalnum() for s in out):
+        return None
+    if any(not s or "  " in s or s != s.strip() for s in out):
+        return None
+    if any(ch.isspace() and ch != " " for s in out for ch in s):
+        return None
+    return out
+
+
+def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
+    """The best required-literal set of a sequence: the longest single run, else the
+    branch set whose shortest member is longest."""
+    best: tuple[str, ...] | None = None
+    run: list[str] = []
+
+    def consider(found: tuple[str, ...] | None) -> None:
+        nonlocal best
+        if found and (best is None or min(map(len, found)) > min(map(len, best))):
+            best = found
+
+    for op, av in items:
+        if op is sre.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            consider(("".join(run),))
+            run = []
+        if op is sre.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if not add_flags and not del_flags:
+                consider(_sequence_literals(list(sub), sre))
+        elif op is sre.BRANCH:
+            parts = [_sequence_literals(list(alt), sre) for alt in av[1]]
+            if parts and all(parts):
+                consider(tuple(s for part in parts if part for s in part))
+        elif op is sre.ASSERT and av[0] == 1:
+            # A lookahead's text lies inside the window too (`re` never looks past endpos).
+            consider(_sequence_literals(list(av[1]), sre))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            low, _high, sub = av
+            if low >= 1:
+                consider(_sequence_literals(list(sub), sre))
+    if run:
+        consider(("".join(run),))
+    return best
+
+
+# Characters that `re.IGNORECASE` equates with others beyond what `str.lower` does
+# ("ſ" matches "s"): a text holding one skips the literal prefilter.
+def _special_case_chars() -> re.Pattern[str]:
+    try:
+        import re._casefix as casefix
+
+        codes = set(casefix._EXTRA_CASES) | {c for v in casefix._EXTRA_CASES.values() for c in v}
+    except Exception:
+        return re.compile(r"[^\x00-\x7f]")
+    return re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(codes)) + "]")
+
+
+SPECIAL_CASE = _special_case_chars()

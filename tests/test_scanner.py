@@ -1,0 +1,147 @@
+"""The shared scanner finds exactly what each lexicon's own regexes find.
+
+`TermPattern` with a `Scanner` takes its phrase matches from one Aho-Corasick pass per
+text and skips regex terms whose required strings are absent; without one it runs its
+compiled regexes. Both must return the same matches for every window of every text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recaudit.evidence.context import CueSpec
+from recaudit.evidence.matching import Term, term_from_item, union
+from recaudit.evidence.scanner import Scanner, required_literals
+from recaudit.rulepack import load_pack
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _lexicon_terms() -> dict[str, list[Term]]:
+    pack = load_pack(None)
+    out: dict[str, list[Term]] = {}
+    for name, items in pack.lexicons.items():
+        try:
+            out[name] = [term_from_item(i) for i in items]
+        except (ValueError, TypeError):
+            try:  # cue lexicons: mappings with a category
+                out[name] = [t for i in items for t in CueSpec.model_validate(i).terms()]
+            except ValueError:
+                continue
+    return out
+
+
+TERMS = _lexicon_terms()
+SCANNER = Scanner()
+PAIRS = [(name, union(terms), union(terms, SCANNER)) for name, terms in sorted(TERMS.items())]
+
+
+def _sample_notes() -> list[str]:
+    texts = []
+    for path in [
+        REPO / "samples/records.jsonl",
+        *sorted((REPO / "tests/fixtures").glob("*/records.jsonl")),
+    ]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the malformed-input fixtures
+            notes = record.get("notes") if isinstance(record, dict) else None
+            if isinstance(notes, list):
+                texts += [n["text"] for n in notes if isinstance(n, dict) and n.get("text")]
+    return texts
+
+
+NOTES = _sample_notes()
+
+
+def _same(text: str, pos: int, end: int) -> None:
+    for name, plain, scanned in PAIRS:
+        want = [m.span() for m in plain.finditer(text, pos, end)]
+        got = [m.span() for m in scanned.finditer(text, pos, end)]
+        assert got == want, (name, text[pos:end])
+        first, found = plain.search(text, pos, end), scanned.search(text, pos, end)
+        assert (found and found.span()) == (first and first.span()), (name, text[pos:end])
+
+
+def test_pack_lexicons_are_covered() -> None:
+    assert {"voice_speech_verbs", "child_references", "context_cues"} <= set(TERMS)
+    assert len(NOTES) > 200
+
+
+def test_whole_notes_match_the_regexes() -> None:
+    for text in NOTES:
+        _same(text, 0, len(text))
+
+
+def test_sentence_windows_match_the_regexes() -> None:
+    from recaudit.evidence.pipeline import sentence_spans
+
+    for text in NOTES[:150]:
+        for start, end in sentence_spans(text):
+            _same(text, start, end)
+
+
+WHITESPACE = st.sampled_from([" ", "  ", "\n", "\t", " \n ", "\u00a0", "\r\n"])
+NOISE = st.sampled_from(["ſ", "K", "İ", "ß", "’", "-", "_", "[ ]", "?", "C1", "W6"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    note=st.sampled_from(NOTES),
+    edits=st.lists(st.tuples(st.integers(0, 10_000), st.one_of(WHITESPACE, NOISE)), max_size=6),
+    window=st.tuples(st.integers(0, 10_000), st.integers(0, 10_000)),
+)
+def test_edited_notes_and_windows_match_the_regexes(
+    note: str, edits: list[tuple[int, str]], window: tuple[int, int]
+) -> None:
+    # Whitespace runs, look-alike characters that `re.IGNORECASE` equates ("ſ" ~ "s"),
+    # characters whose lower case is longer ("İ"), at random places and windows.
+    text = note
+    for at, piece in edits:
+        i = at % (len(text) + 1)
+        text = text[:i] + piece + text[i:]
+    a, b = sorted(w % (len(text) + 1) for w in window)
+    _same(text, 0, len(text))
+    _same(text, a, b)
+
+
+@pytest.mark.parametrize(
+    ("regex", "case_sensitive", "expected"),
+    [
+        (r"\btold\b", False, ("told",)),
+        (r"(?<!was )\btold\b", False, ("told",)),  # a lookbehind is not required text
+        (r"\b(?:Asked|Queried)\s+(?:if|whether)\b", False, ("asked", "queried")),
+        (r"[A-Z]\.?(?=\s+(?:said|told)\b)", True, ("said", "told")),  # lookahead: in window
+        (r"\bW\d+\b", True, None),  # one letter narrows nothing
+        (r"(?:ab)?cd", False, ("cd",)),  # optional parts are not required
+        (r"x(?i:abc)", True, None),  # flag changes inside: no prefilter
+    ],
+)
+def test_required_literals(regex: str, case_sensitive: bool, expected: tuple[str, ...]) -> None:
+    assert required_literals(regex, case_sensitive) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(note=st.sampled_from(NOTES))
+def test_every_regex_match_contains_a_required_literal(note: str) -> None:
+    for terms in TERMS.values():
+        for term in terms:
+            if term.literals is not None:
+                continue
+            needed = required_literals(term.source, term.case_sensitive)
+            if needed is None:
+                continue
+            flags = 0 if term.case_sensitive else re.IGNORECASE
+            for m in re.finditer(term.source, note, flags):
+                # The required text lies in the match or in a lookahead after its start.
+                seen = " ".join(note[m.start() :].split())
+                seen = seen if term.case_sensitive else seen.lower()
+                assert any(s in seen for s in needed), (term.source, m.group(0))
