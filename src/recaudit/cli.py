@@ -1,21 +1,23 @@
 """The `recaudit` command line. Each command parses its arguments and calls the library.
 
-Heavy modules (spaCy, openpyxl, jinja2) are imported inside commands so that
-`recaudit --help` starts instantly.
+Heavy modules (spaCy, openpyxl, jinja2, pydantic models, even rich) are imported inside
+commands so that `recaudit --help` and `recaudit rules list` start instantly (issue 8;
+tests/test_startup.py checks what they import, benchmarks/startup.py times them).
 """
 
 from __future__ import annotations
 
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from recaudit.audit import Audit
+    from recaudit.rulepack.problems import PackError
 
 app = typer.Typer(
     name="recaudit",
@@ -24,8 +26,27 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-console = Console()
-err_console = Console(stderr=True)
+
+
+class _LazyConsole:
+    """A rich Console made on first use: importing rich takes ~40 ms that `--help` and the
+    csv/json listings do not need. The console looks up its stream and width when it
+    prints, not when it is made, so making it later changes nothing."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+console = cast("Console", _LazyConsole())
+err_console = cast("Console", _LazyConsole(stderr=True))
 
 EXIT_INPUT = 1
 EXIT_USAGE = 2
@@ -47,7 +68,7 @@ def _show_version(value: bool) -> None:
     if value:
         from recaudit import __version__
 
-        console.print(f"recaudit {__version__}", highlight=False)
+        typer.echo(f"recaudit {__version__}")
         raise typer.Exit()
 
 
@@ -67,9 +88,13 @@ def load_pack_or_exit(ref: str | None, check_terms: bool = True):  # -> Pack
     try:
         return load_pack(ref, check_terms=check_terms)
     except PackError as exc:
-        for problem in exc.problems:
-            err_console.print(str(problem), highlight=False, soft_wrap=True, markup=False)
-        raise _fail(f"invalid rule pack ({len(exc.problems)} problem(s))", EXIT_USAGE) from None
+        raise _invalid_pack(exc) from None
+
+
+def _invalid_pack(exc: PackError) -> typer.Exit:
+    for problem in exc.problems:
+        err_console.print(str(problem), highlight=False, soft_wrap=True, markup=False)
+    return _fail(f"invalid rule pack ({len(exc.problems)} problem(s))", EXIT_USAGE)
 
 
 MappingOption = Annotated[
@@ -273,6 +298,8 @@ def _percent(value: float | None) -> str:
 
 
 def print_summary(result: Audit, written: list[Path]) -> None:
+    from rich.table import Table
+
     pack = result.pack
     table = Table(title=f"{pack.name} {pack.version}: compliance by rule", title_justify="left")
     for column in ("rule", "applicable", "met", "partial", "not met", "compliance"):
@@ -402,6 +429,8 @@ def evaluate(
     matrix, precision/recall/F1 for met, Cohen's kappa."""
     import json
 
+    from rich.table import Table
+
     from recaudit.evaluate import GoldError, evaluate_files
 
     if format not in ("table", "json"):
@@ -495,27 +524,33 @@ def rules_list(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
     """List the rules of the resolved pack (after extends and overrides)."""
-    from recaudit.rulepack.commands import rows_as_csv, rows_as_json, rule_rows
+    from recaudit.rulepack.commands import pack_listing
+    from recaudit.rulepack.problems import PackError
 
     if fmt not in ("table", "csv", "json"):
         raise _fail(f"--format: {fmt!r} is not one of table, csv, json", EXIT_USAGE)
-    loaded = load_pack_or_exit(pack, check_terms=False)  # listing only: see load_pack
-    rows = rule_rows(loaded)
+    try:
+        listing = pack_listing(pack)
+    except PackError as exc:
+        raise _invalid_pack(exc) from None
     if fmt == "csv":
-        typer.echo(rows_as_csv(rows), nl=False)
+        typer.echo(listing.as_csv(), nl=False)
         return
     if fmt == "json":
-        typer.echo(rows_as_json(loaded, rows), nl=False)
+        typer.echo(listing.as_json(), nl=False)
         return
-    title = f"{loaded.name} {loaded.version}"
-    if loaded.extends:
-        title += f" (extends {', '.join(loaded.extends)})"
+    from rich.table import Table
+
+    header = listing.pack
+    title = f"{header['name']} {header['version']}"
+    if header["extends"]:
+        title += f" (extends {', '.join(header['extends'])})"
     table = Table(title=title, title_justify="left")
     # Identities and references are in the csv/json exports; the table stays readable.
     table.add_column("id", no_wrap=True)
     for column in ("kind", "weight", "applies when", "from pack", "title"):
         table.add_column(column, overflow="fold")
-    for row in rows:
+    for row in listing.rules:
         changed = f" (overridden: {row['overridden']})" if row["overridden"] else ""
         table.add_row(
             row["id"],
@@ -526,8 +561,8 @@ def rules_list(
             row["title"],
         )
     console.print(table)
-    if loaded.disabled:
-        console.print(f"disabled: {', '.join(loaded.disabled)}", highlight=False)
+    if header["disabled"]:
+        console.print(f"disabled: {', '.join(header['disabled'])}", highlight=False)
 
 
 @rules_app.command("show")
@@ -567,6 +602,8 @@ def rules_test(
 
     report = run_pack_tests(pack, include_base=include_base)
     if report.pack is not None:
+        from rich.table import Table
+
         table = Table(title=f"{report.pack.name}: rule tests", title_justify="left")
         table.add_column("rule", overflow="fold")
         for column in ("cases", "TP", "FP", "FN", "TN", "other", "error", "result"):

@@ -1,6 +1,8 @@
 """Library functions behind `recaudit rules ...` (the CLI only parses and prints).
 
-None of these import spaCy: listing or validating a pack must stay instant.
+None of these import spaCy. Importing this module imports neither pydantic nor PyYAML
+(the loader is imported by the functions that load a pack), so that a listing recorded
+by `listcache` prints in well under 300 ms (issue 8).
 """
 
 from __future__ import annotations
@@ -8,14 +10,23 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
+from recaudit.rulepack.locate import find_pack
+from recaudit.rulepack.problems import Mark, PackError, Problem
 
-from recaudit.rulepack.loader import Pack, PackError, Problem, load_pack
-from recaudit.rulepack.yamlsafe import Mark
+if TYPE_CHECKING:
+    from recaudit.rulepack.loader import Pack
+
+
+def load_pack(ref: str | Path | None = None, *, check_terms: bool = True) -> Pack:
+    """`recaudit.rulepack.loader.load_pack`, imported on first use."""
+    from recaudit.rulepack.loader import load_pack as load
+
+    return load(ref, check_terms=check_terms)
+
 
 LIST_COLUMNS = (
     "id",
@@ -83,11 +94,43 @@ def rows_as_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def rows_as_json(pack: Pack, rows: list[dict[str, Any]]) -> str:
-    document = {
-        "pack": pack_header(pack),
-        "rules": rows,
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return Listing(pack_header(pack), rows).as_json()
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What `rules list` shows: the resolved pack's header and one row per rule.
+
+    Plain JSON data (`pack_header`, `rule_rows`), so that it can be recorded and reused."""
+
+    pack: dict[str, Any]
+    rules: list[dict[str, Any]]
+
+    def as_csv(self) -> str:
+        return rows_as_csv(self.rules)
+
+    def as_json(self) -> str:
+        document = {"pack": self.pack, "rules": self.rules}
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def pack_listing(ref: str | Path | None) -> Listing:
+    """The listing of a pack: the pack is loaded and checked as by
+    `load_pack(ref, check_terms=False)` (PackError lists its problems), unless a listing
+    recorded when it last loaded cleanly still holds (see `listcache`)."""
+    from recaudit.rulepack import listcache
+
+    folder = find_pack(ref)
+    recorded = listcache.lookup(folder)
+    if recorded is not None:
+        return Listing(recorded["pack"], recorded["rules"])
+    tree = listcache.pack_tree(folder)  # before loading: a file changed meanwhile is a miss
+    pack = load_pack(folder, check_terms=False)  # listing only: see load_pack
+    listing = Listing(pack_header(pack), rule_rows(pack))
+    if tree is not None:
+        # Recorded as it would be read back (JSON), so that both print the same.
+        listcache.store(folder, tree, json.loads(json.dumps(asdict(listing))))
+    return listing
 
 
 def pack_header(pack: Pack) -> dict[str, Any]:
@@ -133,6 +176,8 @@ def resolved_pack(pack: Pack) -> dict[str, Any]:
 
 
 def as_yaml(data: Any) -> str:
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -203,7 +248,6 @@ cases:
 
 def init_pack(name: str, dest: Path, extends: str = "wales-children") -> list[Path]:
     """Scaffold a pack folder `dest` (which must not exist) with an example rule and test."""
-    from recaudit.rulepack.loader import find_pack
     from recaudit.rulepack.schema import PackManifest
 
     PackManifest.model_validate({"name": name, "version": "0.1.0"})  # a valid name, or raise

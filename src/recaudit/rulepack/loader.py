@@ -26,11 +26,29 @@ from typing import Any
 from pydantic import ValidationError
 
 from recaudit.rulepack.codes import CodeList, load_codelists
+
+# Finding packs and reporting problems live in light modules (no pydantic, no PyYAML) so
+# that a cached `rules list` needs neither; they are re-exported here, their old home.
+from recaudit.rulepack.locate import DEFAULT_PACK, find_pack, pack_sha256, shipped_packs
+from recaudit.rulepack.problems import Mark, PackError, Problem
 from recaudit.rulepack.schema import PackManifest, RuleBase
-from recaudit.rulepack.yamlsafe import Located, Mark, YamlError, load_yaml
+from recaudit.rulepack.yamlsafe import Located, YamlError, load_yaml
 from recaudit.scoring import GradeBand
 
-DEFAULT_PACK = "wales-children"
+__all__ = [
+    "DEFAULT_BANDS",
+    "DEFAULT_PACK",
+    "Mark",
+    "Pack",
+    "PackError",
+    "Problem",
+    "find_pack",
+    "load_pack",
+    "pack_sha256",
+    "parse_rule",
+    "shipped_packs",
+]
+
 DEFAULT_BANDS = (
     GradeBand("Good", 0.8),
     GradeBand("Adequate", 0.6),
@@ -41,24 +59,6 @@ DEFAULT_BANDS = (
 FIXED_KEYS = frozenset({"id", "kind", "origin"})
 OVERRIDE_ONLY_KEYS = frozenset({"enabled", "applies_when_add"})
 MAX_EXTENDS_DEPTH = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    mark: Mark
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        return f"{self.mark}: {self.severity}: {self.message}"
-
-
-class PackError(Exception):
-    """A pack that cannot be used; `problems` lists every error found, not just the first."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass
@@ -94,50 +94,6 @@ class Pack:
 
         rules = {r.id: r for r in self.rules}
         return rule_identity(rules[rule_id], self.lexicons, rules)
-
-
-def shipped_packs() -> list[str]:
-    from recaudit.resources import rules_dir
-
-    return sorted(p.name for p in rules_dir().iterdir() if (p / "pack.yaml").is_file())
-
-
-def find_pack(ref: str | Path | None, base: Path | None = None) -> Path:
-    """A pack folder from a path, or from the name of a shipped pack.
-
-    With `base` (the folder of a pack that `extends` this one) a relative path is looked up
-    beside that pack first.
-    """
-    from recaudit.resources import rules_dir
-
-    if ref is None:
-        ref = DEFAULT_PACK
-    candidates = [Path(ref)]
-    if base is not None and not Path(ref).is_absolute():
-        candidates.insert(0, base / ref)
-    for candidate in candidates:
-        if candidate.is_file() and candidate.name == "pack.yaml":
-            candidate = candidate.parent
-        if (candidate / "pack.yaml").is_file():
-            return candidate
-    shipped = rules_dir() / str(ref)
-    if "/" not in str(ref) and "\\" not in str(ref) and (shipped / "pack.yaml").is_file():
-        return shipped
-    names = ", ".join(shipped_packs())
-    raise PackError(
-        [Problem(Mark(str(ref), 1, 1), f"no rule pack here (no pack.yaml); shipped packs: {names}")]
-    )
-
-
-def pack_sha256(folder: Path) -> str:
-    """Hash of every file in the pack (relative path + bytes), in sorted order."""
-    digest = hashlib.sha256()
-    for path in sorted(
-        p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    ):
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 Locate = Callable[[tuple[Any, ...]], Mark]

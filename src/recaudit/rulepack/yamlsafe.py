@@ -14,6 +14,11 @@ from typing import Any
 
 import yaml
 
+# Mark lives in `problems` (no PyYAML needed to report a position); re-exported here.
+from recaudit.rulepack.problems import Mark
+
+__all__ = ["Located", "Mark", "YamlError", "load_yaml"]
+
 MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 200_000
 # Values reached again through an alias (`*name`). Real packs need few; a "billion laughs"
@@ -21,16 +26,6 @@ MAX_NODES = 200_000
 MAX_ALIAS_NODES = 10_000
 
 Path_ = tuple[str | int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    file: str
-    line: int  # 1-based
-    column: int  # 1-based
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
 
 
 class YamlError(Exception):

@@ -1,0 +1,157 @@
+"""Start-up time of the light commands (issue 8: `--help` and `rules list` under 300 ms).
+
+    python benchmarks/startup.py                 # 31 runs of each command, interleaved
+    python benchmarks/startup.py --runs 51 --json benchmarks/results/startup.json
+
+Each command runs in a fresh interpreter (`python -m recaudit ...`) with the checkout's
+code first on the path. `rules list` is timed twice: as it runs every time but the first
+for a pack (its listing recorded in a cache folder of this benchmark's own, see
+`recaudit.rulepack.listcache`), and with RECAUDIT_NO_CACHE=1: the first run for a pack,
+or after it or recaudit changed, which loads and checks the whole pack.
+
+Reported per command: the median and minimum wall time, and the median CPU time (user +
+system) of the child. On a machine shared with other work, wall time swings with the
+load; CPU time swings less, so compare before/after on it and quote the wall median with
+the load average printed beside it. `python -c pass` is timed the same way: the part of
+every figure that no change to recaudit can remove.
+
+The commands are interleaved (one run of each, then the next round) so that a burst of
+load elsewhere affects them all alike rather than one command's whole sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+PYCACHE = REPO / "benchmarks" / ".cache" / "pycache"
+LISTINGS = REPO / "benchmarks" / ".cache" / "listings"
+ENV = {
+    **os.environ,
+    "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+}
+
+
+def child_env(bytecode_cache: bool) -> dict[str, str]:
+    """The children's environment. An installed wheel has its bytecode compiled at install
+    time; a checkout run with PYTHONDONTWRITEBYTECODE compiles every recaudit module from
+    source on every start. By default, time the installed case: bytecode is written to (and
+    read from) benchmarks/.cache/pycache, so the warm-up run compiles and the rest reuse it.
+    """
+    env = {k: v for k, v in ENV.items() if k != "RECAUDIT_NO_CACHE"}
+    env["RECAUDIT_CACHE_DIR"] = str(LISTINGS)
+    if not bytecode_cache:
+        return env
+    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+
+
+LIST = ["-m", "recaudit", "rules", "list"]
+# Name -> (arguments to python, extra environment).
+COMMANDS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "python -c pass": (["-c", "pass"], {}),
+    "recaudit --help": (["-m", "recaudit", "--help"], {}),
+    "recaudit --version": (["-m", "recaudit", "--version"], {}),
+    "recaudit rules list": (LIST, {}),
+    "recaudit rules list --format json": ([*LIST, "-f", "json"], {}),
+    "recaudit rules list wales-children-timescales": ([*LIST, "wales-children-timescales"], {}),
+    "recaudit rules list (not recorded)": (LIST, {"RECAUDIT_NO_CACHE": "1"}),
+    "recaudit rules list wales-children-timescales (not recorded)": (
+        [*LIST, "wales-children-timescales"],
+        {"RECAUDIT_NO_CACHE": "1"},
+    ),
+}
+
+
+def run_once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, child CPU seconds) of one run; raises when the command fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise RuntimeError(f"{args}: exit {done.returncode}: {done.stderr.decode()[-300:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def measure(names: list[str], runs: int, env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    # One warm-up each: the first run pays for cold file caches, bytecode, the listing.
+    for name in names:
+        run_once(COMMANDS[name][0], {**env, **COMMANDS[name][1]})
+    for _ in range(runs):
+        for name in names:
+            args, extra = COMMANDS[name]
+            samples[name].append(run_once(args, {**env, **extra}))
+    out = {}
+    for name, pairs in samples.items():
+        walls = [w for w, _ in pairs]
+        cpus = [c for _, c in pairs]
+        out[name] = {
+            "wall_median_ms": round(statistics.median(walls) * 1000),
+            "wall_min_ms": round(min(walls) * 1000),
+            "cpu_median_ms": round(statistics.median(cpus) * 1000),
+            "runs": runs,
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=31)
+    parser.add_argument("--only", nargs="*", choices=sorted(COMMANDS), help="Commands to time.")
+    parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        dest="bytecode_cache",
+        action="store_false",
+        help="Keep the environment as it is (e.g. PYTHONDONTWRITEBYTECODE=1: compile from "
+        "source on every run, as `benchmarks/run.py` does in such an environment).",
+    )
+    args = parser.parse_args()
+    names = args.only or list(COMMANDS)
+    load_before = os.getloadavg()
+    figures = measure(names, args.runs, child_env(args.bytecode_cache))
+    load_after = os.getloadavg()
+    width = max(map(len, names))
+    cache = "bytecode cached" if args.bytecode_cache else "environment as is"
+    print(f"{'command':<{width}}  wall median  wall min  cpu median   ({args.runs} runs, {cache})")
+    for name, f in figures.items():
+        print(
+            f"{name:<{width}}  {f['wall_median_ms']:>8} ms  {f['wall_min_ms']:>5} ms"
+            f"  {f['cpu_median_ms']:>7} ms"
+        )
+    print(
+        f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
+        f"{os.cpu_count()} cores"
+    )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "commands": figures,
+                    "bytecode_cache": args.bytecode_cache,
+                    "load_before": load_before,
+                    "load_after": load_after,
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+
+
+if __name__ == "__main__":
+    main()
