@@ -5,20 +5,32 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 from recaudit.cli import rules_app
+from recaudit.rulepack import listcache
 
 REPO = Path(__file__).resolve().parents[1]
 PACKS = REPO / "tests" / "fixtures" / "packs"
 BASE = PACKS / "fields-base"
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def listing_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`rules list` records listings; keep these tests' records out of the user's cache."""
+    folder = tmp_path / "listing-cache"
+    monkeypatch.setenv("RECAUDIT_CACHE_DIR", str(folder))
+    monkeypatch.delenv("RECAUDIT_NO_CACHE", raising=False)
+    return folder
 
 
 def run(*args: str):
@@ -136,7 +148,180 @@ def test_rules_list_does_not_import_spacy() -> None:
         [sys.executable, "-c", code, str(BASE)],
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        env={
+            "PYTHONPATH": str(REPO / "src"),
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "200",
+            "RECAUDIT_CACHE_DIR": os.environ["RECAUDIT_CACHE_DIR"],
+        },
         check=True,
     )
     assert out.stdout.strip().endswith("NO-SPACY")
+
+
+# --------------------------------------------------------------------------- recorded listings
+# `rules list` records the listing of a pack that loaded cleanly and reuses it while the
+# pack's files, where its `extends` lead, and recaudit are unchanged (rulepack/listcache.py).
+
+
+def _local_pack(tmp_path: Path, extends: str = "../fields-base") -> Path:
+    """A pack extending a copy of fields-base, with one override, beside it in tmp_path."""
+    if not (tmp_path / "fields-base").exists():
+        shutil.copytree(BASE, tmp_path / "fields-base")
+    local = tmp_path / "local"
+    local.mkdir(exist_ok=True)
+    (local / "pack.yaml").write_text(
+        f"name: local\nversion: '1'\nextends: [{extends}]\n"
+        "overrides:\n  religion-recorded: {enabled: false}\n  ethnicity-recorded: {weight: 2}\n"
+    )
+    return local
+
+
+def _listings(*args: str) -> dict[str, str]:
+    outputs = {}
+    for fmt in ("table", "csv", "json"):
+        result = run("list", *args, "--format", fmt)
+        assert result.exit_code == 0, result.output
+        outputs[fmt] = result.output
+    return outputs
+
+
+def _records(folder: Path) -> list[Path]:
+    return sorted(folder.glob("listing-*.json"))
+
+
+@pytest.mark.parametrize("which", ["fields-base", "local", "wales-children-timescales"])
+def test_a_recorded_listing_prints_exactly_what_loading_prints(
+    which: str, tmp_path: Path, listing_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = {"fields-base": str(BASE), "local": str(_local_pack(tmp_path))}.get(which, which)
+    monkeypatch.setenv("RECAUDIT_NO_CACHE", "1")
+    loaded = _listings(pack)
+    assert not _records(listing_cache)
+    monkeypatch.delenv("RECAUDIT_NO_CACHE")
+    first = _listings(pack)
+    assert len(_records(listing_cache)) == 1
+    assert _listings(pack) == first == loaded
+
+
+def _tamper(record: Path) -> None:
+    """Change a title inside a record, so that a test can see whether it was used."""
+    document = json.loads(record.read_text(encoding="utf-8"))
+    document["listing"]["rules"][0]["title"] = "FROM THE RECORD"
+    record.write_text(json.dumps(document), encoding="utf-8")
+
+
+def test_the_record_is_used_until_a_file_of_the_pack_or_its_base_changes(
+    tmp_path: Path, listing_cache: Path
+) -> None:
+    local = _local_pack(tmp_path)
+    assert "FROM THE RECORD" not in run("list", str(local), "--format", "csv").output
+    [record] = _records(listing_cache)
+    _tamper(record)
+    assert "FROM THE RECORD" in run("list", str(local), "--format", "csv").output  # reused
+
+    rules = tmp_path / "fields-base" / "rules" / "demographics.yaml"
+    rules.write_text(rules.read_text().replace("Siblings recorded", "Siblings listed"))
+    listed = run("list", str(local), "--format", "csv").output
+    assert "FROM THE RECORD" not in listed and "Siblings listed" in listed
+
+    _tamper(record)
+    (local / "notes.txt").write_text("any file of the pack counts, as in its sha256\n")
+    assert "FROM THE RECORD" not in run("list", str(local), "--format", "csv").output
+
+    _tamper(record)  # a changed lexicon changes identities, so it must not be missed either
+    lexicon = tmp_path / "fields-base" / "lexicons" / "placeholders.yaml"
+    before = run("list", str(local), "--format", "json").output
+    lexicon.write_text(lexicon.read_text() + "  - tbc\n")
+    after = json.loads(run("list", str(local), "--format", "json").output)
+    assert after["rules"] != json.loads(before)["rules"]
+    assert "FROM THE RECORD" not in json.dumps(after)
+
+
+def test_the_record_is_not_used_when_extends_leads_elsewhere(
+    tmp_path: Path, listing_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `extends: [fields-base]` is looked up inside the pack's folder, then as a path from the
+    # working directory, then among shipped packs: what it finds can change with no edit.
+    for here, title in (("a", "Siblings (a)"), ("b", "Siblings (b)")):
+        rules = shutil.copytree(BASE, tmp_path / here / "fields-base") / "rules"
+        text = (rules / "demographics.yaml").read_text()
+        (rules / "demographics.yaml").write_text(text.replace("Siblings recorded", title))
+    local = _local_pack(tmp_path / "packs", extends="fields-base")
+    shutil.rmtree(tmp_path / "packs" / "fields-base")
+
+    monkeypatch.chdir(tmp_path / "a")
+    assert "Siblings (a)" in run("list", str(local), "--format", "csv").output
+    _tamper(_records(listing_cache)[0])
+    assert "FROM THE RECORD" in run("list", str(local), "--format", "csv").output
+    monkeypatch.chdir(tmp_path / "b")
+    listed = run("list", str(local), "--format", "csv").output
+    assert "FROM THE RECORD" not in listed and "Siblings (b)" in listed
+
+
+def test_a_pack_that_became_invalid_is_reported_not_listed(
+    tmp_path: Path, listing_cache: Path
+) -> None:
+    local = _local_pack(tmp_path)
+    assert run("list", str(local)).exit_code == 0
+    assert _records(listing_cache)
+    rules = tmp_path / "fields-base" / "rules" / "demographics.yaml"
+    rules.write_text(rules.read_text().replace("  weight: 1\n", "  weigth: 1\n", 1))
+    result = run("list", str(local))
+    assert result.exit_code == 2
+    assert "unknown key 'weigth'" in result.output
+    assert "error: invalid rule pack (3 problem(s))" in result.output  # and what follows
+
+
+def test_an_invalid_pack_is_never_recorded(listing_cache: Path) -> None:
+    for _ in range(2):
+        result = run("list", str(PACKS / "broken"), "--format", "csv")
+        assert result.exit_code == 2
+        assert "invalid rule pack (4 problem(s))" in result.output
+    assert not _records(listing_cache)
+
+
+def test_a_broken_record_or_cache_folder_only_costs_a_reload(
+    tmp_path: Path, listing_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = run("list", str(BASE), "--format", "csv").output
+    [record] = _records(listing_cache)
+    for garbage in ("{not json", "[]", json.dumps({"format": 1}), ""):
+        record.write_text(garbage, encoding="utf-8")
+        assert run("list", str(BASE), "--format", "csv").output == expected
+        assert json.loads(record.read_text(encoding="utf-8"))["format"] == listcache.FORMAT
+
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("RECAUDIT_CACHE_DIR", str(not_a_folder))
+    result = run("list", str(BASE), "--format", "csv")
+    assert result.exit_code == 0 and result.output == expected
+
+
+def test_recording_can_be_turned_off_and_is_bounded(
+    tmp_path: Path, listing_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECAUDIT_NO_CACHE", "1")
+    assert run("list", str(BASE)).exit_code == 0
+    assert not listing_cache.exists()
+    monkeypatch.delenv("RECAUDIT_NO_CACHE")
+
+    monkeypatch.setattr(listcache, "MAX_ENTRIES", 2)
+    for name in ("a", "b", "c"):
+        assert run("list", str(shutil.copytree(BASE, tmp_path / name))).exit_code == 0
+    kept = _records(listing_cache)
+    assert len(kept) == 2
+    roots = {json.loads(p.read_text(encoding="utf-8"))["root"] for p in kept}
+    assert roots == {str(tmp_path / "b"), str(tmp_path / "c")}
+
+
+def test_the_fingerprint_covers_recaudits_own_code() -> None:
+    source = Path(listcache.__file__).resolve().parents[1] / "rulepack" / "schema.py"
+    before = listcache.environment()
+    stat = source.stat()
+    try:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert listcache.environment() != before
+    finally:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert listcache.environment() == before

@@ -1,7 +1,8 @@
-"""Commands that need no text analysis must not import spaCy (it alone takes about a second).
+"""Commands that need no text analysis must not import spaCy (it alone takes about a second),
+and `--help` and a recorded `rules list` must not even import the pack loader (issue 8).
 
 A behavioural check on what gets imported, not a timing test: start-up time is measured in
-`benchmarks/run.py`.
+`benchmarks/startup.py` and `benchmarks/run.py`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,24 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("spacy", "thinc", "openpyxl", "jinja2")
+# What loading a pack needs and a recorded listing does not (~150 ms between them).
+PACK_LOADING = (
+    "yaml",
+    "packaging",
+    "recaudit.rulepack.loader",
+    "recaudit.rulepack.schema",
+    "recaudit.kinds",
+    "recaudit.records",
+)
+
+
+@pytest.fixture(autouse=True)
+def _own_listing_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`rules list` records listings; keep this module's out of the user's cache folder."""
+    folder = tmp_path / "listing-cache"
+    monkeypatch.setenv("RECAUDIT_CACHE_DIR", str(folder))
+    monkeypatch.delenv("RECAUDIT_NO_CACHE", raising=False)
+    return folder
 
 
 def _imported_modules(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -25,6 +44,7 @@ def _imported_modules(*args: str) -> tuple[subprocess.CompletedProcess[str], set
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])
         ),
+        "COLUMNS": "200",
     }
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "recaudit", *args],
@@ -64,6 +84,48 @@ def test_light_commands_do_not_import_heavy_libraries(args: tuple[str, ...]) -> 
         pytest.skip(f"`recaudit {' '.join(args)}` does not exist yet")
     assert done.returncode == 0, done.stderr
     assert not _top_level(modules) & set(HEAVY), sorted(_top_level(modules) & set(HEAVY))
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",)], ids=lambda a: " ".join(a))
+def test_help_and_version_import_neither_rich_nor_pydantic(args: tuple[str, ...]) -> None:
+    done, modules = _imported_modules(*args)
+    assert done.returncode == 0, done.stderr
+    loaded = _top_level(modules) & {"rich", "pydantic", "yaml"}
+    assert not loaded, sorted(loaded)
+    assert "recaudit.rulepack" not in modules
+
+
+def _pack_loading(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.startswith(PACK_LOADING)}
+
+
+@pytest.mark.parametrize("pack", ["wales-children", "wales-children-timescales"])
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_recorded_listing_prints_without_loading_the_pack(
+    pack: str, fmt: str, _own_listing_cache: Path
+) -> None:
+    first, first_modules = _imported_modules("rules", "list", pack, "--format", fmt)
+    assert first.returncode == 0, first.stderr
+    # The first listing loads and checks the pack (this is what the check below rules out).
+    assert {"recaudit.rulepack.loader", "recaudit.kinds", "yaml"} <= first_modules
+    assert list(_own_listing_cache.glob("listing-*.json")), "nothing was recorded"
+
+    again, modules = _imported_modules("rules", "list", pack, "--format", fmt)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    assert not _pack_loading(modules), sorted(_pack_loading(modules))
+    assert not _top_level(modules) & set(HEAVY)
+
+
+def test_an_invalid_pack_is_loaded_every_time(tmp_path: Path, _own_listing_cache: Path) -> None:
+    pack = _pack_with_a_bad_term(tmp_path)
+    (pack / "rules" / "demographics.yaml").write_text("- id: x\n  kind: nope\n  title: X\n")
+    for _ in range(2):
+        done, modules = _imported_modules("rules", "list", str(pack))
+        assert done.returncode == 2, done.stderr
+        assert "unknown rule kind 'nope'" in done.stderr
+        assert "recaudit.rulepack.loader" in modules
+    assert not list(_own_listing_cache.glob("listing-*.json"))
 
 
 def _pack_with_a_bad_term(tmp_path: Path) -> Path:
