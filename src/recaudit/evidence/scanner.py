@@ -36,16 +36,16 @@ def _is_word(ch: str) -> bool:
 
 @dataclass(slots=True)
 class GroupHits:
-    """All occurrences of one phrase group in one text: (start, end, right boundary ok),
+    """All occurrences of one phrase group in one text: (start, -end, right boundary ok),
     sorted by start then longest first; `starts` for windowing."""
 
-    entries: list[tuple[int, int, bool]] = field(default_factory=list)
+    entries: list[tuple[int, int, bool]] = field(default_factory=list)  # (start, -end, ok)
     starts: list[int] = field(default_factory=list)
     ready: bool = False
 
     def prepare(self) -> None:
         if not self.ready:
-            self.entries.sort(key=lambda e: (e[0], -e[1]))
+            self.entries.sort()
             self.starts = [e[0] for e in self.entries]
             self.ready = True
 
@@ -62,7 +62,8 @@ class GroupHits:
         out: list[tuple[int, int]] = []
         after = pos
         for i in range(first, len(entries)):
-            start, stop, right_ok = entries[i]
+            start, neg_stop, right_ok = entries[i]
+            stop = -neg_stop
             if start >= end:
                 break
             if start < after or stop > end or not (right_ok or stop == end):
@@ -76,7 +77,8 @@ class GroupHits:
         self.prepare()
         entries = self.entries
         for i in range(bisect.bisect_left(self.starts, pos) if pos else 0, len(entries)):
-            start, stop, right_ok = entries[i]
+            start, neg_stop, right_ok = entries[i]
+            stop = -neg_stop
             if start >= end:
                 break
             if stop <= end and (right_ok or stop == end):
@@ -166,7 +168,9 @@ class Scanner:
             norm_text = _SPACE_RUN.sub(" ", text)
         else:
             norm_low, norm_text = low, text
-        out: dict[int, GroupHits] = {}
+        # Entries are (start, -end, right boundary ok): a plain sort orders them by start,
+        # longest first. This loop runs for every phrase occurrence: kept flat on purpose.
+        found: dict[int, list[tuple[int, int, bool]]] = {}
         n = len(text)
         for automaton, norm, original in (
             (self._automata[0], norm_low, low),
@@ -175,28 +179,39 @@ class Scanner:
             if automaton is None:
                 continue
             for last, (length, left, right, gids, free) in automaton.iter(norm):
-                first = last - length + 1
+                start = last - length + 1
+                stop = last + 1
                 if breaks:
-                    k = bisect.bisect_right(breaks, first) - 1
-                    start = first + (shifts[k] if k >= 0 else 0)
+                    k = bisect.bisect_right(breaks, start) - 1
+                    if k >= 0:
+                        start += shifts[k]
                     k = bisect.bisect_right(breaks, last) - 1
-                    stop = last + 1 + (shifts[k] if k >= 0 else 0)
-                else:
-                    start, stop = first, last + 1
+                    if k >= 0:
+                        stop += shifts[k]
                 for gid in free:
-                    group = out.get(gid)
-                    if group is None:
-                        group = out[gid] = GroupHits()
-                    group.entries.append((start, stop, True))
-                if not gids or (left and start and _is_word(original[start - 1])):
+                    entries = found.get(gid)
+                    if entries is None:
+                        found[gid] = [(start, -stop, True)]
+                    else:
+                        entries.append((start, -stop, True))
+                if not gids:
                     continue
-                right_ok = not right or stop == n or not _is_word(original[stop])
-                entry = (start, stop, right_ok)
+                if left and start:
+                    ch = original[start - 1]
+                    if ch.isalnum() or ch == "_":
+                        continue
+                right_ok = True
+                if right and stop < n:
+                    ch = original[stop]
+                    right_ok = not (ch.isalnum() or ch == "_")
+                entry = (start, -stop, right_ok)
                 for gid in gids:
-                    group = out.get(gid)
-                    if group is None:
-                        group = out[gid] = GroupHits()
-                    group.entries.append(entry)
+                    entries = found.get(gid)
+                    if entries is None:
+                        found[gid] = [entry]
+                    else:
+                        entries.append(entry)
+        out = {gid: GroupHits(entries) for gid, entries in found.items()}
         if SPECIAL_CASE.search(text):
             out[SPECIAL] = GroupHits()
         return out
@@ -217,7 +232,7 @@ def may_match(hits: dict[int, GroupHits], gid: int | None, pos: int, end: int) -
     i = bisect.bisect_left(group.starts, pos) if pos else 0
     entries = group.entries
     while i < len(entries) and entries[i][0] < end:
-        if entries[i][1] <= end:
+        if -entries[i][1] <= end:
             return True
         i += 1
     return False
