@@ -305,7 +305,7 @@ def required_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | No
         return None
     if any(not s or "  " in s or s != s.strip() for s in out):
         return None
-    if any(ch.isspace() and ch != " " for s in out for ch in s):
+    if any((ch.isspace() and ch != " ") or SPECIAL_CASE.match(ch) for s in out for ch in s):
         return None
     return out
 
@@ -349,15 +349,19 @@ def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
 
 
 # Characters that `re.IGNORECASE` equates with others beyond what `str.lower` does
-# ("ſ" matches "s"): a text holding one skips the literal prefilter.
-def _special_case_chars() -> re.Pattern[str]:
+# ("ſ" matches "s", "ı" matches "i"): the non-ASCII ones. A text holding one skips the
+# literal prefilters, and a required literal holding one is not used (ASCII letters are
+# safe on both sides: their partners are the non-ASCII ones).
+def _special_case_chars() -> str:
     try:
         import re._casefix as casefix
 
         codes = set(casefix._EXTRA_CASES) | {c for v in casefix._EXTRA_CASES.values() for c in v}
     except Exception:
-        return re.compile(r"[^\x00-\x7f]")
-    return re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(codes)) + "]")
+        return ""
+    return "".join(chr(c) for c in sorted(codes) if c > 127)
 
 
-SPECIAL_CASE = _special_case_chars()
+SPECIAL_CHARS = _special_case_chars()
+# Without the table, any non-ASCII character counts as special.
+SPECIAL_CASE = re.compile(f"[{re.escape(SPECIAL_CHARS)}]" if SPECIAL_CHARS else r"[^\x00-\x7f]")
