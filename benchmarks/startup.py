@@ -36,19 +36,17 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 PYCACHE = REPO / "benchmarks" / ".cache" / "pycache"
 LISTINGS = REPO / "benchmarks" / ".cache" / "listings"
-ENV = {
-    **os.environ,
-    "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
-}
 
 
-def child_env(bytecode_cache: bool) -> dict[str, str]:
+def child_env(bytecode_cache: bool, src: Path = SRC) -> dict[str, str]:
     """The children's environment. An installed wheel has its bytecode compiled at install
     time; a checkout run with PYTHONDONTWRITEBYTECODE compiles every recaudit module from
     source on every start. By default, time the installed case: bytecode is written to (and
     read from) benchmarks/.cache/pycache, so the warm-up run compiles and the rest reuse it.
     """
-    env = {k: v for k, v in ENV.items() if k != "RECAUDIT_NO_CACHE"}
+    path = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
+    env = {k: v for k, v in os.environ.items() if k != "RECAUDIT_NO_CACHE"}
+    env["PYTHONPATH"] = path
     env["RECAUDIT_CACHE_DIR"] = str(LISTINGS)
     if not bytecode_cache:
         return env
@@ -86,20 +84,28 @@ def run_once(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, cpu
 
 
-def measure(names: list[str], runs: int, env: dict[str, str]) -> dict[str, dict[str, Any]]:
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+def measure(
+    names: list[str], runs: int, envs: dict[str, dict[str, str]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Figures by checkout label, then command; all runs interleaved, round by round."""
+    jobs = [(label, name) for name in names for label in envs]
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {job: [] for job in jobs}
+
+    def once(label: str, name: str) -> tuple[float, float]:
+        args, extra = COMMANDS[name]
+        return run_once(args, {**envs[label], **extra})
+
     # One warm-up each: the first run pays for cold file caches, bytecode, the listing.
-    for name in names:
-        run_once(COMMANDS[name][0], {**env, **COMMANDS[name][1]})
+    for job in jobs:
+        once(*job)
     for _ in range(runs):
-        for name in names:
-            args, extra = COMMANDS[name]
-            samples[name].append(run_once(args, {**env, **extra}))
-    out = {}
-    for name, pairs in samples.items():
+        for job in jobs:
+            samples[job].append(once(*job))
+    out: dict[str, dict[str, dict[str, Any]]] = {label: {} for label in envs}
+    for (label, name), pairs in samples.items():
         walls = [w for w, _ in pairs]
         cpus = [c for _, c in pairs]
-        out[name] = {
+        out[label][name] = {
             "wall_median_ms": round(statistics.median(walls) * 1000),
             "wall_min_ms": round(min(walls) * 1000),
             "cpu_median_ms": round(statistics.median(cpus) * 1000),
@@ -114,6 +120,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(COMMANDS), help="Commands to time.")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="Another checkout (e.g. `git worktree add /tmp/before COMMIT`) whose code is "
+        "timed too, interleaved with this one's: a before/after under the same load.",
+    )
+    parser.add_argument(
         "--no-bytecode-cache",
         dest="bytecode_cache",
         action="store_false",
@@ -122,17 +134,24 @@ def main() -> None:
     )
     args = parser.parse_args()
     names = args.only or list(COMMANDS)
+    envs = {"this checkout": child_env(args.bytecode_cache)}
+    if args.baseline:
+        envs["baseline"] = child_env(args.bytecode_cache, (args.baseline / "src").resolve())
     load_before = os.getloadavg()
-    figures = measure(names, args.runs, child_env(args.bytecode_cache))
+    figures = measure(names, args.runs, envs)
     load_after = os.getloadavg()
-    width = max(map(len, names))
     cache = "bytecode cached" if args.bytecode_cache else "environment as is"
-    print(f"{'command':<{width}}  wall median  wall min  cpu median   ({args.runs} runs, {cache})")
-    for name, f in figures.items():
-        print(
-            f"{name:<{width}}  {f['wall_median_ms']:>8} ms  {f['wall_min_ms']:>5} ms"
-            f"  {f['cpu_median_ms']:>7} ms"
-        )
+    width = max(map(len, names))
+    print(f"{args.runs} runs each, {cache}")
+    # Per checkout: wall median, wall minimum, CPU median (9 + 9 + 11 characters).
+    print(f"{'':<{width}}" + "".join(f"{label:>29}" for label in envs))
+    print(f"{'command':<{width}}" + f"{'wall med':>9}{'min':>9}{'cpu med':>11}" * len(envs))
+    for name in names:
+        row = f"{name:<{width}}"
+        for label in envs:
+            f = figures[label][name]
+            row += f"{f['wall_median_ms']:>6} ms{f['wall_min_ms']:>6} ms{f['cpu_median_ms']:>8} ms"
+        print(row)
     print(
         f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
         f"{os.cpu_count()} cores"
@@ -141,7 +160,8 @@ def main() -> None:
         args.json.write_text(
             json.dumps(
                 {
-                    "commands": figures,
+                    "figures": figures,
+                    "baseline": str(args.baseline) if args.baseline else None,
                     "bytecode_cache": args.bytecode_cache,
                     "load_before": load_before,
                     "load_after": load_after,

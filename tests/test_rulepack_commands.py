@@ -325,3 +325,13 @@ def test_the_fingerprint_covers_recaudits_own_code() -> None:
     finally:
         os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert listcache.environment() == before
+
+
+def test_the_library_reads_records_but_only_the_cli_writes_them(listing_cache: Path) -> None:
+    from recaudit.rulepack.commands import pack_listing
+
+    loaded = pack_listing(BASE)
+    assert not _records(listing_cache)  # this process imported the loader long ago
+    assert run("list", str(BASE)).exit_code == 0
+    assert len(_records(listing_cache)) == 1
+    assert pack_listing(BASE) == loaded

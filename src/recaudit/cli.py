@@ -530,7 +530,7 @@ def rules_list(
     if fmt not in ("table", "csv", "json"):
         raise _fail(f"--format: {fmt!r} is not one of table, csv, json", EXIT_USAGE)
     try:
-        listing = pack_listing(pack)
+        listing = pack_listing(pack, record=True)
     except PackError as exc:
         raise _invalid_pack(exc) from None
     if fmt == "csv":

@@ -114,22 +114,28 @@ class Listing:
         return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def pack_listing(ref: str | Path | None) -> Listing:
+def pack_listing(ref: str | Path | None, *, record: bool = False) -> Listing:
     """The listing of a pack: the pack is loaded and checked as by
     `load_pack(ref, check_terms=False)` (PackError lists its problems), unless a listing
-    recorded when it last loaded cleanly still holds (see `listcache`)."""
+    recorded when it last loaded cleanly still holds (see `listcache`).
+
+    `record=True` records a listing that had to be loaded. Only for a fresh process (the
+    CLI): a record is stamped with recaudit's source files as they are now, so the code
+    that computed it must have been imported just now too, not before an edit."""
     from recaudit.rulepack import listcache
 
     folder = find_pack(ref)
     recorded = listcache.lookup(folder)
     if recorded is not None:
         return Listing(recorded["pack"], recorded["rules"])
-    tree = listcache.pack_tree(folder)  # before loading: a file changed meanwhile is a miss
+    # Taken before loading: whatever changes meanwhile makes the record stale, not wrong.
+    environment = listcache.environment() if record else ""
+    tree = listcache.pack_tree(folder) if record else None
     pack = load_pack(folder, check_terms=False)  # listing only: see load_pack
     listing = Listing(pack_header(pack), rule_rows(pack))
     if tree is not None:
         # Recorded as it would be read back (JSON), so that both print the same.
-        listcache.store(folder, tree, json.loads(json.dumps(asdict(listing))))
+        listcache.store(folder, tree, environment, json.loads(json.dumps(asdict(listing))))
     return listing
 
 

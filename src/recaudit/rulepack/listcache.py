@@ -131,9 +131,12 @@ def _tree_unchanged(root: str, tree: Tree) -> bool:
 
 
 def pack_tree(folder: Path) -> Tree | None:
-    """The extends tree of the pack in `folder`, read before the pack is loaded (so that a
-    file changed while it loads makes the record stale, not wrong); None when it cannot be
-    read, for then the loader reports why and nothing is recorded."""
+    """The extends tree of the pack in `folder`; None when it cannot be read (the loader
+    then reports why, and nothing is recorded).
+
+    Read before the pack is loaded, and each folder hashed before its pack.yaml is read,
+    so that a file changed meanwhile makes the record stale (a miss next time), never
+    wrong. `environment()` is likewise taken before the loader's modules are imported."""
     from recaudit.rulepack.yamlsafe import YamlError, load_yaml
 
     tree: Tree = {}
@@ -145,13 +148,14 @@ def pack_tree(folder: Path) -> Tree | None:
         if len(tree) >= MAX_TREE:  # a cycle of relative paths ('../a' -> '../b' -> ...)
             return None
         try:
+            sha256 = pack_sha256(here)
             manifest = load_yaml(here / "pack.yaml").data
             refs = manifest.get("extends", []) if isinstance(manifest, dict) else None
             if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
                 return None
             bases = [find_pack(ref, base=here) for ref in refs]
             tree[str(here)] = {
-                "sha256": pack_sha256(here),
+                "sha256": sha256,
                 "extends": [[ref, str(base)] for ref, base in zip(refs, bases, strict=True)],
             }
         except (OSError, YamlError, PackError):
@@ -160,8 +164,9 @@ def pack_tree(folder: Path) -> Tree | None:
     return tree
 
 
-def store(folder: Path, tree: Tree, listing: dict[str, Any]) -> None:
-    """Record `listing` for the pack in `folder` (best effort: any failure is ignored)."""
+def store(folder: Path, tree: Tree, environment: str, listing: dict[str, Any]) -> None:
+    """Record `listing` for the pack in `folder`, loaded after `tree` and `environment`
+    were taken (best effort: any failure is ignored)."""
     import tempfile
 
     directory = cache_dir()
@@ -170,7 +175,7 @@ def store(folder: Path, tree: Tree, listing: dict[str, Any]) -> None:
     document = {
         "format": FORMAT,
         "root": str(folder),
-        "environment": environment(),
+        "environment": environment,
         "tree": tree,
         "listing": listing,
     }
