@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import platform
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from recaudit.parallel import Notice, RawLine, WorkItem, evaluate_stream
+from recaudit.parallel import CHUNK_CHARS, CHUNK_ITEMS, Notice, RawLine, WorkItem, evaluate_stream
 from recaudit.privacy import IdentifierFinding, PrivacyGuard
-from recaudit.records import ReadItem, Rejection, jsonl_lines, read_records
+from recaudit.records import LineRange, ReadItem, Rejection, jsonl_lines, line_ranges, read_records
 from recaudit.results import RecordResult
 from recaudit.rulepack import Pack, load_pack
 from recaudit.scoring import Tally, grade
@@ -56,6 +56,15 @@ class JsonSource:
 
     def items(self) -> Iterator[ReadItem]:
         return read_records(self.path, self.label)
+
+    def ranges(self, parts: int = 1) -> Iterator[LineRange] | None:
+        """The file as ranges of whole lines (`.jsonl` only), which workers read themselves;
+        `parts`: how many processes share them (the last ranges are cut smaller)."""
+        if self.path.suffix.lower() == ".json":
+            return None
+        return line_ranges(
+            self.path, self.label, CHUNK_CHARS, CHUNK_ITEMS, tail_parts=parts if parts > 1 else 0
+        )
 
     def raw_items(self) -> Iterator[RawLine | Rejection] | None:
         """Framed but unparsed lines (`.jsonl` only), so workers can do the parsing."""
@@ -195,19 +204,21 @@ def run_audit(
         for source in sources:
             if guard is not None:
                 yield Notice(tuple(guard.scan_source(source)))
-            raw = getattr(source, "raw_items", lambda: None)()
+            ranges = source.ranges(jobs) if isinstance(source, JsonSource) else None
             # Each item is scanned by the guard where it is evaluated (see parallel.py).
-            yield from source.items() if raw is None else raw
+            yield from source.items() if ranges is None else ranges
 
+    summary_for = _summary_finder(summaries)
     # Duplicates are rejected across all inputs: a record_id is unique within one run.
     stream = evaluate_stream(all_items(), pack, jobs, privacy=guard is not None)
     count = 0
     for outcome, found in stream:
-        findings.extend(found)
+        if found:
+            findings.extend(found)
         if outcome is None:
             continue
         count += 1
-        summary = _summary_for(outcome.source, summaries)
+        summary = summary_for(outcome.source)
         if isinstance(outcome, Rejection):
             rejected.append(outcome)
             summary.rejected += 1
@@ -216,8 +227,8 @@ def run_audit(
             summary.records += 1
             for tally in (
                 service,
-                teams.setdefault(team_key(outcome.team), Tally(pack.weights)),
-                workers.setdefault(worker_key(outcome.worker), Tally(pack.weights)),
+                _group(teams, team_key(outcome.team), pack.weights),
+                _group(workers, worker_key(outcome.worker), pack.weights),
             ):
                 # Tally.add reads only rule_id and outcome, which RuleOutcome carries.
                 tally.add(outcome.outcomes)  # type: ignore[arg-type]
@@ -240,6 +251,13 @@ def run_audit(
     )
 
 
+def _group(groups: dict[str, Tally], key: str, weights: Mapping[str, float]) -> Tally:
+    tally = groups.get(key)
+    if tally is None:
+        tally = groups[key] = Tally(weights)
+    return tally
+
+
 def _summary_for(source: str, summaries: list[InputSummary]) -> InputSummary:
     # Sources are "label:line" (or "label:sheet:row" for exports): match the longest label.
     best = max(
@@ -248,6 +266,25 @@ def _summary_for(source: str, summaries: list[InputSummary]) -> InputSummary:
         default=summaries[0],
     )
     return best
+
+
+def _summary_finder(summaries: list[InputSummary]) -> Callable[[str], InputSummary]:
+    """`_summary_for`, remembered by everything before a source's last ":" (its line).
+
+    Only when no label holds a ":": then what a source matches does not depend on its line.
+    """
+    if any(":" in s.path for s in summaries):
+        return lambda source: _summary_for(source, summaries)
+    known: dict[str, InputSummary] = {}
+
+    def find(source: str) -> InputSummary:
+        key = source.rpartition(":")[0]
+        summary = known.get(key)
+        if summary is None:
+            summary = known[key] = _summary_for(source, summaries)
+        return summary
+
+    return find
 
 
 REPORT_FORMATS = ("json", "xlsx", "html")

@@ -13,6 +13,7 @@ of jobs.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -30,10 +31,14 @@ from recaudit.engine import RuleEvaluationError, context_for, evaluate_record
 from recaudit.kinds.base import EvalContext
 from recaudit.privacy import IdentifierFinding, PrivacyGuard
 from recaudit.records import (
+    LineRange,
     Rejection,
     SourcedRecord,
+    decode_jsonl_line,
     duplicate_rejection,
-    parse_jsonl_line,
+    frame_lines,
+    read_range,
+    validate_jsonl_line,
 )
 from recaudit.rulepack import Pack
 from recaudit.store import encode_result
@@ -66,7 +71,10 @@ class Notice(NamedTuple):
     findings: tuple[IdentifierFinding, ...]
 
 
-WorkItem = RawLine | SourcedRecord | Rejection | Notice
+WorkItem = RawLine | SourcedRecord | Rejection | Notice | LineRange
+# What is evaluated in one go, here or in a worker: a list of items, or a range of a
+# `.jsonl` file that the worker reads and frames itself.
+Unit = list[WorkItem] | LineRange
 
 
 class RuleOutcome(NamedTuple):
@@ -124,14 +132,39 @@ def evaluate_item(
         return Done(None, item.findings)
     if isinstance(item, Rejection):
         return Done(item)
-    # The guard reads every item the reader produced, even one that fails validation.
-    found = tuple(guard.scan_item(item)) if guard is not None else ()
     if isinstance(item, RawLine):
-        parsed = parse_jsonl_line(item.text, item.source)
+        obj = decode_jsonl_line(item.text, item.source)
+        if isinstance(obj, Rejection):
+            return Done(obj)  # not JSON: no values the guard could locate
+        # The guard reads every line that decodes, even one that fails validation.
+        found = (
+            tuple(guard.scan_record(item.source, obj))
+            if guard is not None and isinstance(obj, dict)
+            else ()
+        )
+        parsed = validate_jsonl_line(item.text, obj, item.source)
         if isinstance(parsed, Rejection):
             return Done(parsed, found)
-        item = parsed
+        return Done(_evaluate(parsed, pack, ctx), found)
+    if isinstance(item, LineRange):
+        raise TypeError("a LineRange is a unit of work: use evaluate_unit")
+    found = tuple(guard.scan_item(item)) if guard is not None else ()
     return Done(_evaluate(item, pack, ctx), found)
+
+
+def unit_items(unit: Unit) -> Iterator[WorkItem]:
+    """The items of a unit of work; a `.jsonl` range is read and framed here."""
+    if isinstance(unit, LineRange):
+        for framed in frame_lines(read_range(unit), unit.label, unit.first_line):
+            yield framed if isinstance(framed, Rejection) else RawLine(*framed)
+    else:
+        yield from unit
+
+
+def evaluate_unit(
+    unit: Unit, pack: Pack, ctx: EvalContext, guard: PrivacyGuard | None = None
+) -> list[Done]:
+    return [evaluate_item(item, pack, ctx, guard) for item in unit_items(unit)]
 
 
 def _evaluate(item: SourcedRecord, pack: Pack, ctx: EvalContext) -> Evaluated:
@@ -185,10 +218,18 @@ def _item_size(item: WorkItem) -> int:
 
 def chunked(
     items: Iterable[WorkItem], max_chars: int = CHUNK_CHARS, max_items: int = CHUNK_ITEMS
-) -> Iterator[list[WorkItem]]:
+) -> Iterator[Unit]:
+    """Units of work: items gathered into lists, and each `LineRange` on its own (a range
+    is cut to the same limits when the file is framed; see `records.line_ranges`)."""
     chunk: list[WorkItem] = []
     size = 0
     for item in items:
+        if isinstance(item, LineRange):
+            if chunk:
+                yield chunk
+                chunk, size = [], 0
+            yield item
+            continue
         chunk.append(item)
         size += _item_size(item)
         if size >= max_chars or len(chunk) >= max_items:
@@ -196,6 +237,13 @@ def chunked(
             chunk, size = [], 0
     if chunk:
         yield chunk
+
+
+def _has_records(unit: Unit) -> bool:
+    # Units of notices and rejections only are not worth sending to a worker.
+    return isinstance(unit, LineRange) or any(
+        isinstance(item, RawLine | SourcedRecord) for item in unit
+    )
 
 
 # Worker-process state: built once per worker by `_init_worker`.
@@ -212,9 +260,9 @@ def _init_worker(pack: Pack, privacy: bool, ctx: EvalContext | None) -> None:
     _worker_guard = PrivacyGuard() if privacy else None
 
 
-def _evaluate_chunk(chunk: list[WorkItem]) -> list[Done]:
+def _evaluate_unit(unit: Unit) -> list[Done]:
     assert _worker_pack is not None and _worker_ctx is not None, "worker not initialised"
-    return [evaluate_item(item, _worker_pack, _worker_ctx, _worker_guard) for item in chunk]
+    return evaluate_unit(unit, _worker_pack, _worker_ctx, _worker_guard)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -236,51 +284,86 @@ def evaluate_stream(
 
     With `privacy`, the anonymisation guard scans each item where it is evaluated.
     """
-    chunks = chunked(items, chunk_chars, chunk_items)
+    units = chunked(items, chunk_chars, chunk_items)
     ctx = context_for(pack)
     guard = PrivacyGuard() if privacy else None
-    # The first chunk is always evaluated here. That warms up the context (the text rules
-    # import spaCy and compile their patterns on first use, about a second of CPU), so
-    # forked workers inherit it instead of each paying for it again.
-    # Workers start only when there is more than one chunk: not worth it for less.
-    first = next(chunks, [])
-    second = next(chunks, None)
-    evaluated: Iterator[Done] = (evaluate_item(item, pack, ctx, guard) for item in first)
-    if second is not None:
-        rest = chain([second], chunks)
-        if jobs > 1:
-            later = _pooled(rest, pack, jobs, privacy, ctx)
-        else:
-            later = (evaluate_item(item, pack, ctx, guard) for chunk in rest for item in chunk)
-        evaluated = chain(evaluated, later)
-    yield from reject_duplicates(evaluated)
+    yield from reject_duplicates(_evaluated(units, pack, jobs, guard, ctx))
+
+
+def _evaluated(
+    units: Iterator[Unit], pack: Pack, jobs: int, guard: PrivacyGuard | None, ctx: EvalContext
+) -> Iterator[Done]:
+    # Workers start only when there are at least two units with records: not worth it for
+    # less. Units before the first one with records (notices) are evaluated here.
+    head: list[Unit] = []
+    for unit in units:
+        head.append(unit)
+        if sum(map(_has_records, head)) >= 2:
+            break
+    if jobs <= 1 or sum(map(_has_records, head)) < 2:
+        for unit in chain(head, units):
+            yield from evaluate_unit(unit, pack, ctx, guard)
+        return
+    first = next(i for i, unit in enumerate(head) if _has_records(unit))
+    for unit in head[:first]:
+        yield from evaluate_unit(unit, pack, ctx, guard)
+    # Warm up here, then fork: the text rules import spaCy and compile their patterns on
+    # first use (a second or two of CPU), and forked workers inherit all that instead of
+    # each paying for it again. Items of the first unit are evaluated here until every rule
+    # has met or partly met once (so it has run all the way through); the rest of that
+    # unit goes to the workers with the others.
+    warming = {rule.id for rule in pack.rules}
+    items = list(unit_items(head[first]))
+    done = 0
+    while done < len(items) and warming:
+        result = evaluate_item(items[done], pack, ctx, guard)
+        if isinstance(result.outcome, Scored):
+            warming.difference_update(
+                r.rule_id for r in result.outcome.outcomes if r.outcome in ("met", "partial")
+            )
+        done += 1
+        yield result
+    rest: list[Unit] = [items[done:]] if done < len(items) else []
+    yield from _pooled(chain(rest, head[first + 1 :], units), pack, jobs, guard, ctx)
 
 
 def _pooled(
-    chunks: Iterable[list[WorkItem]],
+    units: Iterable[Unit],
     pack: Pack,
     jobs: int,
-    privacy: bool,
+    guard: PrivacyGuard | None,
     ctx: EvalContext,
 ) -> Iterator[Done]:
     # A bounded window of futures, consumed oldest first: input order is kept, and reading
     # never runs far ahead of the workers (Pool.imap would read the whole input into memory).
+    # Objects that exist now are never freed while the workers run, so keep their garbage
+    # collector off them: a collection would touch (and so copy) every inherited page.
+    gc.freeze()
     executor = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=_context(),
         initializer=_init_worker,
-        initargs=(pack, privacy, ctx if can_fork() else None),
+        initargs=(pack, guard is not None, ctx if can_fork() else None),
     )
     pending: deque[Future[list[Done]]] = deque()
     window = jobs * IN_FLIGHT_PER_JOB
-    source = iter(chunks)
+    source = iter(units)
+
+    def submit(unit: Unit) -> None:
+        if _has_records(unit):
+            pending.append(executor.submit(_evaluate_unit, unit))
+        else:  # notices and rejections: nothing to evaluate, keep their place
+            ready: Future[list[Done]] = Future()
+            ready.set_result(evaluate_unit(unit, pack, ctx, guard))
+            pending.append(ready)
+
     try:
-        for chunk in islice(source, window):
-            pending.append(executor.submit(_evaluate_chunk, chunk))
+        for unit in islice(source, window):
+            submit(unit)
         while pending:
             oldest = pending.popleft()
-            for chunk in islice(source, 1):
-                pending.append(executor.submit(_evaluate_chunk, chunk))
+            for unit in islice(source, 1):
+                submit(unit)
             try:
                 results = oldest.result()
             except BrokenProcessPool as exc:
@@ -291,6 +374,7 @@ def _pooled(
             yield from results
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
 
 
 class ForkedCall(Generic[T]):

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 
@@ -140,25 +142,34 @@ _CANDIDATE = re.compile(
     r"|(?i:(?<=GIR0)AA|(?<=GIR 0)AA)"  # the one postcode without a letter before a digit
     r")"
 )
-_DOB_CUE = re.compile(r"d\W{0,2}o\W{0,2}b|birth|born")
+# A birth cue ("DOB", "d.o.b", "birth", "born") in lower-cased text: two substring tests and
+# a pattern opening with a literal, which `re` skips to quickly (one alternation of the three
+# was twice as slow: it tries every position).
+_DOB_LETTERS = re.compile(r"d\W{0,2}o\W{0,2}b")
+
+
+def _birth_cue(lowered: str) -> bool:
+    return "birth" in lowered or "born" in lowered or _DOB_LETTERS.search(lowered) is not None
+
+
 _PAD = 20  # longest non-digit part of an identifier on either side of its digits, and more
 _WIDEN = 64  # how far a window may grow to reach the edge of a word
 _UP_TO_LAST_SPACE = re.compile(r"(?s:.*)\s")
 _NON_SPACE = re.compile(r"\S*")
 
 
-def _windows(text: str) -> Iterator[tuple[int, int]]:
-    """Merged spans of text around each candidate, widened to word edges."""
+def _windows(text: str, runs: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Merged spans of text around each candidate run (start, end), widened to word edges."""
     lo = hi = -1
-    for run in _CANDIDATE.finditer(text):
-        start = max(0, run.start() - _PAD)
+    for run_start, run_end in runs:
+        start = max(0, run_start - _PAD)
         limit = max(0, start - _WIDEN)
         if start > limit:  # back to just after the last space in text[limit:start]
             space = _UP_TO_LAST_SPACE.match(text, limit, start)
             start = space.end() if space else limit
-        end = min(len(text), run.end() + _PAD)
+        end = min(len(text), run_end + _PAD)
         limit = min(len(text), end + _WIDEN)
-        end = _NON_SPACE.match(text, end, limit).end()  # on to the next space
+        end = _NON_SPACE.match(text, end, limit).end()  # type: ignore[union-attr]  # on to the next space
         if start <= hi:
             hi = max(hi, end)
             continue
@@ -188,17 +199,74 @@ def find_identifiers(text: str) -> list[Hit]:
     """Every identifier in `text`, in order, overlaps resolved by `PRIORITY`."""
     if not text:
         return []
+    return _identifiers(
+        text,
+        (m.span() for m in _CANDIDATE.finditer(text)),
+        "@" in text,
+        _birth_cue(text.lower()),
+    )
+
+
+def _identifiers(
+    text: str, runs: Iterable[tuple[int, int]], email: bool, birth: bool
+) -> list[Hit]:
+    """`find_identifiers` once the cheap passes are done: `runs` are the `_CANDIDATE`
+    matches in `text`; `email` and `birth` say whether an "@" or a birth cue is present."""
     hits: list[Hit] = []
-    for start, end in _windows(text):
+    for start, end in _windows(text, runs):
         hits.extend(_numeric_hits(text[start:end], start))
-    if "@" in text:
+    if email:
         hits += [Hit("email", m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)]
-    if _DOB_CUE.search(text.lower()):
+    if birth:
         hits += [
             Hit("date_of_birth", m.start("date"), m.end("date"), m.group("date"))
             for m in _DOB.finditer(text)
         ]
     return _resolve(hits)
+
+
+# Joins a record's strings for the cheap passes. No candidate can match across it (it is
+# neither a digit, a letter nor a separator that `_CANDIDATE` allows), and a lookbehind that
+# reaches it fails as it does at the start of a string on its own.
+_JOIN = "\x00"
+
+
+def find_identifiers_in(texts: Sequence[str]) -> dict[int, list[Hit]]:
+    """`find_identifiers` over many strings (e.g. one record's values): {index: hits} for
+    the strings that hold any, each exactly what `find_identifiers` would return.
+
+    Speed: a record holds dozens of short strings (ids, codes, dates) and a few long notes,
+    and nearly all of them hold nothing. The cheap passes run once over all the strings
+    joined, and only the strings they point at are looked at on their own.
+    """
+    joined = _JOIN.join(texts)
+    runs = [m.span() for m in _CANDIDATE.finditer(joined)]
+    email = "@" in joined
+    # The birth cue may match across the joint ("…d" + "ob…"): then each string is tested
+    # on its own, as `find_identifiers` does; it can never miss one that a string holds.
+    birth = _birth_cue(joined.lower())
+    if not (runs or email or birth):
+        return {}
+    starts: list[int] = []
+    position = 0
+    for text in texts:
+        starts.append(position)
+        position += len(text) + len(_JOIN)
+    by_text: dict[int, list[tuple[int, int]]] = {}
+    for run_start, run_end in runs:
+        index = bisect_right(starts, run_start) - 1
+        base = starts[index]
+        by_text.setdefault(index, []).append((run_start - base, run_end - base))
+    found: dict[int, list[Hit]] = {}
+    for index, text in enumerate(texts):
+        text_runs = by_text.get(index, ())
+        text_email = email and "@" in text
+        text_birth = birth and _birth_cue(text.lower())
+        if text_runs or text_email or text_birth:
+            hits = _identifiers(text, text_runs, text_email, text_birth)
+            if hits:
+                found[index] = hits
+    return found
 
 
 _RANK = {kind: i for i, kind in enumerate(PRIORITY)}
@@ -271,6 +339,7 @@ def _words(name: str) -> str:
     return " ".join(re.split(r"[^A-Za-z0-9]+", spaced)).strip().casefold()
 
 
+@lru_cache(maxsize=4096)  # the same few key names come back in every record
 def identifying_name(name: str) -> str | None:
     """What a column or key name says it holds, when that identifies a person."""
     words = _words(name)
@@ -351,8 +420,12 @@ class PrivacyGuard:
         else:
             data = record.model_dump(mode="json", exclude_unset=True)
             rid = record.record_id
+        values = _walk(data, "")
+        strings = [i for i, (_, _, value) in enumerate(values) if isinstance(value, str)]
+        found = find_identifiers_in([values[i][2] for i in strings])
+        hits_at = {strings[i]: hits for i, hits in found.items()}
         findings: list[IdentifierFinding] = []
-        for path, key, value in _walk(data, ""):
+        for i, (path, key, value) in enumerate(values):
             if key is not None and key not in _CANONICAL:
                 what = identifying_name(key)
                 if what:
@@ -366,9 +439,7 @@ class PrivacyGuard:
                             mask(value) if isinstance(value, str) else "",
                         )
                     )
-            if not isinstance(value, str):
-                continue
-            for hit in find_identifiers(value):
+            for hit in hits_at.get(i, ()):
                 findings.append(
                     IdentifierFinding(
                         hit.kind,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,37 +164,163 @@ def parse_record(obj: Any, source: str) -> ReadItem:
         return Rejection(source, _guess_record_id(obj), describe_validation_error(exc))
 
 
-def jsonl_lines(path: Path, label: str) -> Iterator[tuple[str, str] | Rejection]:
-    """Frame a `.jsonl` file into `(source, line text)` pairs without decoding the JSON.
+@dataclass(frozen=True, slots=True)
+class LineRange:
+    """Whole lines of a `.jsonl` file: bytes `start`..`end`, the first being line `first_line`.
+
+    The unit of work of an audit: small to send to a worker process, which reads and frames
+    the lines itself (`read_range`, `frame_lines`), so the parent never touches the text.
+    """
+
+    path: str
+    label: str
+    start: int
+    end: int
+    first_line: int
+
+
+# How much of a file the framing reads at a time when cutting it into ranges.
+_BLOCK = 1 << 20
+# Ranges cut to share out the end of a file are never smaller than this.
+_MIN_TAIL_BYTES = 16 * 1024
+
+
+def line_ranges(
+    path: Path,
+    label: str,
+    max_bytes: int = 256 * 1024,
+    max_lines: int = 256,
+    *,
+    tail_parts: int = 0,
+) -> Iterator[LineRange]:
+    """Cut a `.jsonl` file into ranges of whole lines: at most `max_lines` lines, and cut at
+    the first line end after `max_bytes` bytes (a longer line makes a range of its own).
+
+    With `tail_parts` (the number of processes sharing the ranges out) ranges get smaller
+    towards the end of the file, at most 1/`tail_parts` of what is left, so that the
+    processes finish at about the same time. Only line ends are looked for here (in C,
+    block by block); nothing is decoded.
+    """
+    name = str(path)
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        pending = b""  # the file from `offset - base` on, as far as it has been read
+        base = 0  # where the current range starts in `pending`
+        offset, line_no = 0, 1  # the file offset and line number of the current range
+        scan = lines = 0  # where to look for the next line end in `pending`; lines so far
+        limit = _limit(max_bytes, size, tail_parts)
+        while True:
+            end = pending.find(b"\n", scan)
+            if end < 0:
+                block = handle.read(_BLOCK)
+                if not block:
+                    break
+                pending, scan, base = pending[base:] + block, scan - base, 0
+                continue
+            scan, lines = end + 1, lines + 1
+            if scan - base >= limit or lines >= max_lines:
+                yield LineRange(name, label, offset, offset + scan - base, line_no)
+                offset, line_no, base, lines = offset + scan - base, line_no + lines, scan, 0
+                limit = _limit(max_bytes, size - offset, tail_parts)
+        if base < len(pending):  # the last lines, the very last perhaps without a line end
+            yield LineRange(name, label, offset, offset + len(pending) - base, line_no)
+
+
+def _limit(max_bytes: int, remaining: int, parts: int) -> int:
+    if parts <= 1:
+        return max_bytes
+    return min(max_bytes, max(_MIN_TAIL_BYTES, remaining // parts))
+
+
+def read_range(lines: LineRange) -> bytes:
+    with open(lines.path, "rb") as handle:
+        handle.seek(lines.start)
+        return handle.read(lines.end - lines.start)
+
+
+def frame_lines(
+    data: bytes, label: str, first_line: int = 1
+) -> Iterator[tuple[str, str] | Rejection]:
+    """Frame whole `.jsonl` lines into `(source, line text)` pairs without decoding the JSON.
 
     Lines that cannot be records at all (empty, undecodable) are rejected here; the rest go
-    to `parse_jsonl_line`. Split in two so parallel audits can parse in worker processes.
+    to `parse_jsonl_line`. A line ends at a line feed only; carriage returns before it go.
     """
-    # Binary lines, decoded one by one: a badly encoded line is rejected on its own and
-    # the rest of the file is still read (text mode would fail a whole buffer at once).
-    with path.open("rb") as handle:
-        for line_no, raw in enumerate(handle, start=1):
-            source = f"{label}:{line_no}"
-            if line_no == 1:
-                raw = raw.removeprefix(b"\xef\xbb\xbf")  # UTF-8 byte order mark
-            try:
-                text = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                yield Rejection(source, None, f"not valid UTF-8 at byte {exc.start}: {exc.reason}")
-                continue
-            if not text.strip():
-                yield Rejection(source, None, "empty line: expected one JSON record per line")
-                continue
-            yield source, text
+    if not data:
+        return
+    try:
+        # One decode for the whole range: where it succeeds every line would decode the
+        # same on its own (a line end is never part of a multi-byte sequence).
+        texts = data.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        yield from _frame_each(data, label, first_line)
+        return
+    if data.endswith(b"\n"):
+        texts.pop()
+    if first_line == 1 and texts:
+        texts[0] = texts[0].removeprefix("\ufeff")  # UTF-8 byte order mark
+    for line_no, text in enumerate(texts, start=first_line):
+        yield _framed(text.rstrip("\r\n"), f"{label}:{line_no}")
+
+
+def _framed(text: str, source: str) -> tuple[str, str] | Rejection:
+    if not text.strip():
+        return Rejection(source, None, "empty line: expected one JSON record per line")
+    return source, text
+
+
+def _frame_each(data: bytes, label: str, first_line: int) -> Iterator[tuple[str, str] | Rejection]:
+    # Line by line, so that a badly encoded line is rejected on its own and the rest are
+    # still read; each line is decoded with its line end, as a file read line by line is.
+    raws = data.split(b"\n")
+    last = raws.pop()
+    raws = [raw + b"\n" for raw in raws]
+    if last:
+        raws.append(last)
+    for line_no, raw in enumerate(raws, start=first_line):
+        source = f"{label}:{line_no}"
+        if line_no == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")  # UTF-8 byte order mark
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Rejection(source, None, f"not valid UTF-8 at byte {exc.start}: {exc.reason}")
+            continue
+        yield _framed(text.rstrip("\r\n"), source)
+
+
+def jsonl_lines(path: Path, label: str) -> Iterator[tuple[str, str] | Rejection]:
+    """Frame a `.jsonl` file into `(source, line text)` pairs without decoding the JSON."""
+    for lines in line_ranges(path, label):
+        yield from frame_lines(read_range(lines), label, lines.first_line)
+
+
+def decode_jsonl_line(text: str, source: str) -> Any:
+    """The JSON value of one framed line, or a `Rejection` when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Rejection(source, None, f"invalid JSON at column {exc.colno}: {exc.msg}")
+    except RecursionError:
+        return Rejection(source, None, "invalid JSON: nested too deeply")
+
+
+def validate_jsonl_line(text: str, obj: Any, source: str) -> ReadItem:
+    """Validate one `.jsonl` line whose JSON value `obj` has been decoded already."""
+    if not isinstance(obj, dict):
+        return parse_record(obj, source)
+    try:
+        # Validated from the line itself: the same as `parse_record` (which validates the
+        # value re-encoded as JSON), without encoding it again.
+        return SourcedRecord(source, Record.model_validate_json(text, strict=True))
+    except ValidationError as exc:
+        return Rejection(source, _guess_record_id(obj), describe_validation_error(exc))
 
 
 def parse_jsonl_line(text: str, source: str) -> ReadItem:
     """Decode and validate one framed `.jsonl` line."""
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return Rejection(source, None, f"invalid JSON at column {exc.colno}: {exc.msg}")
-    return parse_record(obj, source)
+    obj = decode_jsonl_line(text, source)
+    return obj if isinstance(obj, Rejection) else validate_jsonl_line(text, obj, source)
 
 
 def _read_jsonl(path: Path, label: str) -> Iterator[ReadItem]:
