@@ -20,7 +20,7 @@ from recaudit.parallel import (
     evaluate_stream,
     reject_duplicates,
 )
-from recaudit.records import Rejection
+from recaudit.records import LineRange, Rejection
 from recaudit.report.json import write_json
 from recaudit.rulepack import load_pack
 
@@ -142,6 +142,34 @@ def test_worker_processes_really_run_and_order_is_kept(pack, inputs) -> None:
     got.extend(stream)
     assert got == expected
     assert [type(x.outcome) for x in got].count(Rejection) > 10
+
+
+def test_byte_ranges_read_by_workers_give_what_lines_give_in_process(pack, inputs) -> None:
+    source = JsonSource(inputs[0])
+    ranges = list(source.ranges(2))
+    assert len(ranges) > 3 and all(isinstance(r, LineRange) for r in ranges)
+    assert list(evaluate_stream(ranges, pack, jobs=2, privacy=True)) == list(
+        evaluate_stream(source.raw_items(), pack, jobs=1, privacy=True)
+    )
+
+
+def test_the_parent_warms_up_only_until_every_rule_has_run(pack, inputs) -> None:
+    # Forked workers inherit what the parent built for the rules on first use, so the
+    # parent evaluates records until each rule has met (or partly met) once, then forks.
+    before = set(multiprocessing.active_children())
+    stream = evaluate_stream(JsonSource(inputs[0]).ranges(2), pack, jobs=2)
+    cold = {rule.id for rule in pack.rules}
+    evaluated_here = 0
+    while cold:
+        done = next(stream)
+        evaluated_here += 1
+        assert set(multiprocessing.active_children()) == before
+        if isinstance(done.outcome, Scored):
+            cold -= {r.rule_id for r in done.outcome.outcomes if r.outcome in ("met", "partial")}
+    next(stream)
+    assert len(set(multiprocessing.active_children()) - before) == 2
+    assert 1 < evaluated_here < 30
+    stream.close()
 
 
 def test_small_input_runs_in_process(pack, inputs) -> None:

@@ -235,3 +235,35 @@ def test_windowed_scan_equals_a_whole_text_scan_on_noisy_text(
 ) -> None:
     text = before + glue + value + after
     assert _spans(text) == _everywhere(text)
+
+
+# ------------------------------- a record's strings scanned together, as one by one
+
+_PIECES = st.lists(
+    st.one_of(
+        _NOISE,
+        st.sampled_from(_PLANTED),
+        st.sampled_from(["", "\x00", "d", "ob", "born", "DOB 12/03/2011", "AB", "1", "@x.org"]),
+    ),
+    max_size=4,
+).map("".join)
+
+
+def _one_by_one(texts: list[str]) -> dict[int, list[privacy.Hit]]:
+    return {i: hits for i, text in enumerate(texts) if (hits := find_identifiers(text))}
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts=st.lists(_PIECES, max_size=8))
+def test_strings_scanned_together_give_what_each_gives_alone(texts: list[str]) -> None:
+    # Identifiers split over two strings ("AB" + "12 34 56 C", "d" + "ob …") are found in
+    # neither, whatever the joint; a "\x00" inside a string is just a character.
+    assert privacy.find_identifiers_in(texts) == _one_by_one(texts)
+
+
+def test_strings_scanned_together_on_the_synthetic_sets() -> None:
+    texts = [n.text for n in synthetic.planted(seed=13, n=300)]
+    texts += [n.text for n in synthetic.clean(seed=17, n=300)]
+    together = privacy.find_identifiers_in(texts)
+    assert together == _one_by_one(texts)
+    assert len(together) > 250

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from recaudit.audit import run_audit
 from recaudit.mapping import ExportError, mapped_exports
 from recaudit.privacy import PrivacyGuard, find_identifiers, mask_hit
-from recaudit.records import Rejection, SourcedRecord, parse_record
+from recaudit.records import Rejection, SourcedRecord, parse_jsonl_line, parse_record
 from recaudit.rulepack import load_pack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +82,19 @@ def test_any_jsonl_lines_audit_without_loss(tmp_path: Path, lines: list[str]) ->
     assert audit.inputs[0].records + audit.inputs[0].rejected == len(lines)
     for finding in audit.privacy:
         assert finding.source.startswith(path.as_posix() + ":")
+
+
+@SETTINGS
+@given(text=line | record.map(lambda r: json.dumps(r, indent=1).replace("\n", " ")))
+def test_a_line_validated_from_its_text_is_read_as_its_decoded_value(text: str) -> None:
+    # The reader validates a .jsonl line from its own text (one decode); `parse_record`
+    # validates the decoded value re-encoded. Both must read every line the same way.
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        assert isinstance(parse_jsonl_line(text, "x:1"), Rejection)
+        return
+    assert parse_jsonl_line(text, "x:1") == parse_record(obj, "x:1")
 
 
 @SETTINGS

@@ -5,9 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from recaudit.records import Rejection, SourcedRecord, dedupe, parse_record, read_records
+from recaudit.records import (
+    Rejection,
+    SourcedRecord,
+    dedupe,
+    frame_lines,
+    jsonl_lines,
+    line_ranges,
+    parse_record,
+    read_range,
+    read_records,
+)
 
 
 def _read(path: Path) -> list[SourcedRecord | Rejection]:
@@ -88,3 +101,90 @@ def test_invalid_utf8_is_a_rejection_not_a_crash(tmp_path: Path) -> None:
     items = _read(path)
     assert isinstance(items[0], SourcedRecord)
     assert isinstance(items[1], Rejection) and "UTF-8" in items[1].error
+
+
+def _line_by_line(path: Path, label: str) -> list[tuple[str, str] | Rejection]:
+    """The plain way to frame a .jsonl file: read it line by line, decode each line."""
+    out: list[tuple[str, str] | Rejection] = []
+    with path.open("rb") as handle:
+        for line_no, raw in enumerate(handle, start=1):
+            source = f"{label}:{line_no}"
+            if line_no == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                out.append(
+                    Rejection(source, None, f"not valid UTF-8 at byte {exc.start}: {exc.reason}")
+                )
+                continue
+            if not text.strip():
+                out.append(Rejection(source, None, "empty line: expected one JSON record per line"))
+            else:
+                out.append((source, text))
+    return out
+
+
+_BYTES = st.lists(
+    st.sampled_from(
+        [
+            b"a",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"{}",
+            b" ",
+            b"\xef\xbb\xbf",
+            b"\xe2\x82",
+            b"\xac",
+            b"\xff",
+            b"\xc3\xa9",
+        ]
+    ),
+    max_size=40,
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=_BYTES,
+    max_bytes=st.integers(1, 40),
+    max_lines=st.integers(1, 5),
+    parts=st.integers(0, 3),
+)
+def test_byte_ranges_frame_exactly_as_reading_line_by_line(
+    tmp_path_factory: pytest.TempPathFactory,
+    data: bytes,
+    max_bytes: int,
+    max_lines: int,
+    parts: int,
+) -> None:
+    path = tmp_path_factory.mktemp("ranges") / "f.jsonl"
+    path.write_bytes(data)
+    ranges = list(line_ranges(path, "f", max_bytes, max_lines, tail_parts=parts))
+    # The ranges tile the file, each a run of whole lines numbered from where it starts.
+    assert [r.start for r in ranges] == [0, *(r.end for r in ranges)][: len(ranges)]
+    assert (ranges[-1].end if ranges else 0) == len(data)
+    for r in ranges:
+        assert r.first_line == data[: r.start].count(b"\n") + 1
+        assert r.start == 0 or data[r.start - 1 : r.start] == b"\n"
+    framed = [item for r in ranges for item in frame_lines(read_range(r), "f", r.first_line)]
+    assert framed == _line_by_line(path, "f")
+    assert list(jsonl_lines(path, "f")) == framed
+
+
+def test_ranges_get_smaller_towards_the_end_when_shared(tmp_path: Path) -> None:
+    path = tmp_path / "many.jsonl"
+    line = json.dumps({"record_id": "R", "case_type": "early_help", "pad": "x" * 1000})
+    path.write_text((line + "\n") * 2000, encoding="utf-8")
+    alone = [r.end - r.start for r in line_ranges(path, "m", 64 * 1024, 256)]
+    shared = [r.end - r.start for r in line_ranges(path, "m", 64 * 1024, 256, tail_parts=2)]
+    assert sum(alone) == sum(shared) == path.stat().st_size
+    assert max(alone[:-1]) == min(alone[:-1])  # cut at the same size all along
+    assert shared[:10] == alone[:10] and shared[-2] < alone[-2] / 2
+    # One long line is never split.
+    path.write_text("x" * 100_000 + "\n" + "y\n", encoding="utf-8")
+    assert [(r.start, r.end) for r in line_ranges(path, "m", 1000, 256)] == [
+        (0, 100_001),
+        (100_001, 100_003),
+    ]

@@ -1,12 +1,17 @@
 """Evaluate records in worker processes, keeping input order: `recaudit audit --jobs N`.
 
-Parallelism is at the record level (design-notes.md, "Throughput facts"): each worker builds
-the pack's evaluation context once, takes chunks of input items and sends back only small
-results (the encoded `RecordResult` line plus what the tallies need), never spaCy Docs or
-pydantic models, which are slow to pickle. `.jsonl` lines travel as raw text and are parsed
-in the workers, so the parent process only frames lines, merges results and writes them.
+Parallelism is at the record level (design-notes.md, "Throughput facts"): each worker takes
+units of work and sends back only small results (the `RecordResult` line already encoded for
+the store, plus what the tallies and duplicate checks need), never spaCy Docs or pydantic
+models, which are slow to pickle. A unit of a `.jsonl` input is a byte range of whole lines
+(`records.line_ranges`): the worker reads, frames, decodes, scans (anonymisation guard),
+validates, evaluates and encodes its lines itself, so the parent only cuts the file at line
+ends, rejects duplicates in input order, writes the store and keeps the tallies.
 
-`--jobs 1` runs the very same per-item function in-process, and duplicates are rejected in
+The parent evaluates the first records itself until every rule has run once (that imports
+spaCy and compiles the rules' patterns), then forks: workers inherit the warmed-up context.
+
+`--jobs 1` runs the very same per-unit function in-process, and duplicates are rejected in
 the parent in input order after evaluation, so the output is identical whatever the number
 of jobs.
 """
