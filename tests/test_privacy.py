@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -267,3 +268,29 @@ def test_strings_scanned_together_on_the_synthetic_sets() -> None:
     together = privacy.find_identifiers_in(texts)
     assert together == _one_by_one(texts)
     assert len(together) > 250
+
+
+def test_the_ascii_candidate_pattern_has_the_same_classes_on_ascii() -> None:
+    space = r"[ \t\n\r\f\v\x1c-\x1f]"
+    pairs = [(r"\d", r"\d"), (r"[^\W\d_]", r"[^\W\d_]"), (r"[^\W_]", r"[^\W_]"), (r"\s", space)]
+    for code in range(128):
+        char = chr(code)
+        for unicode, ascii_only in pairs:
+            assert (re.fullmatch(unicode, char) is None) == (
+                re.fullmatch(ascii_only, char, re.ASCII) is None
+            ), (unicode, char)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.lists(
+        st.sampled_from([*_PLANTED, "\x1c", "\x1f", "\x0b", "GIR 0aa", "a1", " "])
+        | st.sampled_from(["12", "345", "6789", "0", "\x1c", "\x1f", "-", "(", "AB", "C"])
+        | st.text(alphabet=st.characters(max_codepoint=127), max_size=12),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_ascii_candidate_pattern_finds_what_the_unicode_one_finds(text: str) -> None:
+    assert text.isascii()
+    spans = [m.span() for m in privacy._CANDIDATE.finditer(text)]
+    assert [m.span() for m in privacy._CANDIDATE_ASCII.finditer(text)] == spans

@@ -133,15 +133,28 @@ def _phones(text: str) -> Iterator[Hit]:
 # no window. The e-mail and date-of-birth patterns run only when an "@" or a birth cue is
 # present. Letter and alphanumeric classes here are Unicode-wide so that they cover
 # whatever the case-insensitive exact patterns accept (e.g. the Kelvin sign for "K").
-_CANDIDATE = re.compile(
+_CANDIDATE_SOURCE = (
     r"\d(?:"
-    r"(?:[\s().+-]*\d){9,}"
+    r"(?:[SPACE().+-]*\d){9,}"
     r"|(?<=[^\W\d_]\d)\d ?\d\d ?\d\d ?[^\W\d_]"  # NI number "AB123456C"
     r"|(?<=[^\W\d_] \d)\d ?\d\d ?\d\d ?[^\W\d_]"  # NI number "AB 12 34 56 C"
     r"|(?<=[^\W\d_]\d)[^\W_]{0,2} ?\d[^\W\d_]{2}"  # postcode "CF10 1AA"
     r"|(?i:(?<=GIR0)AA|(?<=GIR 0)AA)"  # the one postcode without a letter before a digit
     r")"
 )
+_CANDIDATE = re.compile(_CANDIDATE_SOURCE.replace("SPACE", r"\s"))
+# The same for text that is all ASCII (most notes), where `re` tests its classes faster in
+# ASCII mode (about 1.6x on the benchmark corpus). On ASCII text the two agree: the digit,
+# word and letter classes hold the same ASCII characters either way, and Unicode whitespace
+# adds \x1c-\x1f, written out here. `str.isascii` is free (CPython records it).
+_CANDIDATE_ASCII = re.compile(_CANDIDATE_SOURCE.replace("SPACE", r" \t\n\r\f\v\x1c-\x1f"), re.ASCII)
+
+
+def _candidates(text: str) -> list[tuple[int, int]]:
+    pattern = _CANDIDATE_ASCII if text.isascii() else _CANDIDATE
+    return [m.span() for m in pattern.finditer(text)]
+
+
 # A birth cue ("DOB", "d.o.b", "birth", "born") in lower-cased text: two substring tests and
 # a pattern opening with a literal, which `re` skips to quickly (one alternation of the three
 # was twice as slow: it tries every position).
@@ -201,15 +214,13 @@ def find_identifiers(text: str) -> list[Hit]:
         return []
     return _identifiers(
         text,
-        (m.span() for m in _CANDIDATE.finditer(text)),
+        _candidates(text),
         "@" in text,
         _birth_cue(text.lower()),
     )
 
 
-def _identifiers(
-    text: str, runs: Iterable[tuple[int, int]], email: bool, birth: bool
-) -> list[Hit]:
+def _identifiers(text: str, runs: Iterable[tuple[int, int]], email: bool, birth: bool) -> list[Hit]:
     """`find_identifiers` once the cheap passes are done: `runs` are the `_CANDIDATE`
     matches in `text`; `email` and `birth` say whether an "@" or a birth cue is present."""
     hits: list[Hit] = []
@@ -240,7 +251,7 @@ def find_identifiers_in(texts: Sequence[str]) -> dict[int, list[Hit]]:
     joined, and only the strings they point at are looked at on their own.
     """
     joined = _JOIN.join(texts)
-    runs = [m.span() for m in _CANDIDATE.finditer(joined)]
+    runs = _candidates(joined)
     email = "@" in joined
     # The birth cue may match across the joint ("…d" + "ob…"): then each string is tested
     # on its own, as `find_identifiers` does; it can never miss one that a string holds.
