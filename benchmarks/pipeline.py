@@ -20,6 +20,7 @@ CPU time the parent process spends with N jobs (it should be small: workers read
 scan, evaluate and encode; the parent frames byte ranges, writes the store and tallies).
 
 Corpora come from benchmarks/corpus.py (cached in benchmarks/.cache, shared with run.py).
+`RECAUDIT_SRC=path/to/src` measures another checkout's code.
 """
 
 from __future__ import annotations
@@ -37,9 +38,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "src"))
 
 from run import ensure_corpus, parallel_ceiling  # noqa: E402
+
+# After importing run.py (which puts this checkout's src first): RECAUDIT_SRC=/other/src
+# measures another version of the code on the same corpus (e.g. before and after a change,
+# alternating runs on a busy machine).
+sys.path.insert(0, os.environ.get("RECAUDIT_SRC") or str(HERE.parent / "src"))
 
 FIELDS_PACK = HERE.parent / "tests" / "fixtures" / "perf-pack"
 
@@ -88,6 +93,9 @@ class RuleClock:
 def overhead(path: Path, words: int, rules: str, repeat: int, privacy: bool) -> dict[str, Any]:
     from recaudit.audit import run_audit
 
+    print(
+        f"measuring {run_audit.__module__} from {sys.modules['recaudit'].__file__}", file=sys.stderr
+    )
     pack = _pack(rules)
     runs = []
     for _ in range(repeat):
@@ -161,9 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     if "overhead" in measures:
         for rules in [args.rules] if args.rules else ["fields", "wales-children"]:
-            results.append(
-                overhead(path, counts["words"], rules, args.repeat, not args.no_privacy)
-            )
+            results.append(overhead(path, counts["words"], rules, args.repeat, not args.no_privacy))
             print(json.dumps(results[-1]), flush=True)
     if "scaling" in measures:
         results.append(

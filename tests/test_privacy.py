@@ -294,3 +294,48 @@ def test_the_ascii_candidate_pattern_finds_what_the_unicode_one_finds(text: str)
     assert text.isascii()
     spans = [m.span() for m in privacy._CANDIDATE.finditer(text)]
     assert [m.span() for m in privacy._CANDIDATE_ASCII.finditer(text)] == spans
+
+
+def _scan_one_value_at_a_time(source: str, data: dict) -> list[privacy.IdentifierFinding]:
+    """What the guard reports, spelt out: every value in document order, its key's name
+    and the identifiers in it."""
+    rid = data.get("record_id")
+    rid = str(rid) if isinstance(rid, str | int) else None
+    out = []
+    for path, key, value in privacy._walk(data, ""):
+        if key is not None and key not in privacy._CANONICAL and identifying_name(key):
+            masked = mask(value) if isinstance(value, str) else ""
+            what = identifying_name(key)
+            out.append(
+                privacy.IdentifierFinding(
+                    "identifying_field", source, rid, f"{path}: {what}", None, masked
+                )
+            )
+        for hit in find_identifiers(value) if isinstance(value, str) else ():
+            out.append(
+                privacy.IdentifierFinding(
+                    hit.kind,
+                    source,
+                    mask(rid) if path == "record_id" and rid else rid,
+                    path,
+                    hit.start if path.endswith(".text") else None,
+                    privacy.mask_hit(hit),
+                )
+            )
+    return out
+
+
+_KEYS = st.sampled_from(
+    ["record_id", "notes", "text", "note_id", "child", "dob", "Surname", "team name", "x", "names"]
+)
+_VALUES = st.recursive(
+    st.none() | st.integers() | _PIECES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(_KEYS, _VALUES, max_size=5))
+def test_a_record_scan_reports_what_scanning_value_by_value_reports(data: dict) -> None:
+    assert PrivacyGuard().scan_record("r:1", data) == _scan_one_value_at_a_time("r:1", data)

@@ -431,9 +431,13 @@ class PrivacyGuard:
         else:
             data = record.model_dump(mode="json", exclude_unset=True)
             rid = record.record_id
+        texts: list[str] = []
+        named = _gather(data, texts)
+        found = find_identifiers_in(texts)
+        if not (found or named):
+            return []  # nearly every record: no need to work out where things are
         values = _walk(data, "")
         strings = [i for i, (_, _, value) in enumerate(values) if isinstance(value, str)]
-        found = find_identifiers_in([values[i][2] for i in strings])
         hits_at = {strings[i]: hits for i, hits in found.items()}
         findings: list[IdentifierFinding] = []
         for i, (path, key, value) in enumerate(values):
@@ -462,6 +466,28 @@ class PrivacyGuard:
                     )
                 )
         return findings
+
+
+def _gather(value: Any, texts: list[str]) -> bool:
+    """Every string in `value` into `texts`, in document order (as `_walk` lists them);
+    True when a key names identifying data and holds a single value (a finding)."""
+    if isinstance(value, str):
+        texts.append(value)
+        return False
+    named = False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, str):
+                texts.append(item)
+            elif isinstance(item, dict | list):
+                named = _gather(item, texts) or named
+                continue
+            if key not in _CANONICAL and identifying_name(str(key)):
+                named = True
+    elif isinstance(value, list):
+        for item in value:
+            named = _gather(item, texts) or named
+    return named
 
 
 def _walk(value: Any, path: str) -> list[tuple[str, str | None, Any]]:
