@@ -120,7 +120,8 @@ def test_edited_notes_and_windows_match_the_regexes(
         (r"(?<!was )\btold\b", False, ("told",)),  # a lookbehind is not required text
         (r"\b(?:Asked|Queried)\s+(?:if|whether)\b", False, ("asked", "queried")),
         (r"[A-Z]\.?(?=\s+(?:said|told)\b)", True, ("said", "told")),  # lookahead: in window
-        (r"\bW\d+\b", True, None),  # one letter narrows nothing
+        (r"\bW\d+\b", True, None),  # one letter narrows nothing; \d is every Unicode digit
+        (r"(?<![\w-])C[0-9]{1,2}(?![\w-])", True, tuple(f"C{d}" for d in range(10))),
         (r"(?:ab)?cd", False, ("cd",)),  # optional parts are not required
         (r"x(?i:abc)", True, None),  # flag changes inside: no prefilter
     ],

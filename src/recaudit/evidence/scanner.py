@@ -310,24 +310,66 @@ def required_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | No
     return out
 
 
+MAX_CLASS = 10  # a character class this small is spelled out ("C[0-9]" → C0 … C9)
+
+
+def _class_chars(op: Any, av: Any, sre: Any) -> list[str] | None:
+    """The characters a one-character item matches, if it is a literal or a small class."""
+    if op is sre.LITERAL:
+        return [chr(av)]
+    if op is not sre.IN:
+        return None
+    chars: list[str] = []
+    for kind, value in av:
+        if kind is sre.LITERAL:
+            chars.append(chr(value))
+        elif kind is sre.RANGE and value[1] - value[0] < MAX_CLASS:
+            chars += [chr(c) for c in range(value[0], value[1] + 1)]
+        else:
+            return None  # negation, categories (\d is every Unicode digit), big ranges
+    return chars if len(chars) <= MAX_CLASS else None
+
+
 def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
-    """The best required-literal set of a sequence: the longest single run, else the
-    branch set whose shortest member is longest."""
+    """The best required-literal set of a sequence: the longest run of literals (small
+    classes spelled out), else a branch set, whichever has the longest shortest member."""
     best: tuple[str, ...] | None = None
-    run: list[str] = []
+    run: list[str] = [""]
 
     def consider(found: tuple[str, ...] | None) -> None:
         nonlocal best
         if found and (best is None or min(map(len, found)) > min(map(len, best))):
             best = found
 
+    def extend(chars: list[str]) -> bool:
+        nonlocal run
+        if len(run) * len(chars) > 4 * MAX_CLASS:
+            return False
+        run = [r + c for r in run for c in chars]
+        return True
+
+    def close() -> None:
+        nonlocal run
+        if run != [""]:
+            consider(tuple(run))
+        run = [""]
+
     for op, av in items:
-        if op is sre.LITERAL:
-            run.append(chr(av))
+        chars = _class_chars(op, av, sre)
+        if chars is not None and extend(chars):
             continue
-        if run:
-            consider(("".join(run),))
-            run = []
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            low, _high, sub = av
+            sub = list(sub)
+            one = _class_chars(*sub[0], sre) if len(sub) == 1 else None
+            if low >= 1 and one is not None and extend(one):
+                close()  # the first repetition is required; what follows may vary
+                continue
+            close()
+            if low >= 1:
+                consider(_sequence_literals(sub, sre))
+            continue
+        close()
         if op is sre.SUBPATTERN:
             _group, add_flags, del_flags, sub = av
             if not add_flags and not del_flags:
@@ -339,12 +381,7 @@ def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
         elif op is sre.ASSERT and av[0] == 1:
             # A lookahead's text lies inside the window too (`re` never looks past endpos).
             consider(_sequence_literals(list(av[1]), sre))
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-            low, _high, sub = av
-            if low >= 1:
-                consider(_sequence_literals(list(sub), sre))
-    if run:
-        consider(("".join(run),))
+    close()
     return best
 
 
