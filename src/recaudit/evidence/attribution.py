@@ -446,22 +446,30 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]], starts: Sequence[int]) -
     return i >= 0 and spans[i][0] <= pos < spans[i][1]
 
 
-_LAST_WORD = re.compile(r"(\w+)\s*$")
+_DETERMINERS = frozenset({"the", "a", "an", "our", "y", "yr"})
 
 
-_DETERMINER = re.compile(r"\b(?:the|a|an|our|y|yr)\s*$", re.IGNORECASE)
+def _last_word_start(text: str) -> int:
+    """Where the run of word characters ending `text` starts (len(text) if none).
+
+    A backwards walk: an end-anchored regex (`(\\w+)$`) would be tried at every position.
+    """
+    i = len(text)
+    while i and (text[i - 1].isalnum() or text[i - 1] == "_"):
+        i -= 1
+    return i
 
 
 def _subject_position(text: str, start: int) -> bool:
     before = text[max(0, start - 40) : start].rstrip()
     # "…; the YP said": look past a determiner ("the", Welsh "y") to the clause edge.
-    det = _DETERMINER.search(before)
-    if det is not None:
-        before = before[: det.start()].rstrip()
+    cut = _last_word_start(before)
+    if cut < len(before) and before[cut:].lower() in _DETERMINERS:
+        before = before[:cut].rstrip()
     if not before or before[-1] in '.!?;:,("“-–\n':
         return True
-    word = _LAST_WORD.search(before)
-    return bool(word) and word.group(1).lower() in _SUBJECT_LEFT
+    cut = _last_word_start(before)
+    return cut < len(before) and before[cut:].lower() in _SUBJECT_LEFT
 
 
 _QUOTE_RE = re.compile(r"\"[^\"\n]{1,600}\"|“[^”\n]{1,600}”")
