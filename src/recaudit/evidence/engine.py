@@ -86,6 +86,12 @@ class NoteAnalysis:
     def cues(self, cue_set: CueSet, sent_index: int) -> list[Cue]:
         key = (id(cue_set), sent_index)
         if key not in self._cues:
+            # Most sentences hold no cue: then no tokens are needed (the same quick test
+            # `find_cues` makes first; a sentence span is trimmed, so its tokens span it).
+            s_start, s_end = self.sent_char[sent_index]
+            if not cue_set.any_cue.search(self.text, s_start, s_end):
+                self._cues[key] = []
+                return []
             starts, ends = self.tokens(sent_index)
             self._cues[key] = find_cues(cue_set, self.text, starts, ends, (0, len(starts)))
         return self._cues[key]
@@ -324,7 +330,11 @@ def _judge(
     event = co if co is not None else target
     own = [target] + ([co] if co else [])
     cues = an.cues(cue_set, s_index)
-    mods = modifiers(cues, cue_set.specs, an.token_at(event[0], s_index), [target], label)
+    mods = (
+        modifiers(cues, cue_set.specs, an.token_at(event[0], s_index), [target], label)
+        if cues
+        else []
+    )
     fired = [(c.category, c.text, c.start, c.end) for c in mods]
     # Cues inside the mention's own words (e.g. "declined" as the offer verb) are recorded
     # as having fired, but as part of the mention they never disqualify it.
