@@ -351,10 +351,7 @@ class TermPattern:
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
         best: tuple[int, int] | None = None
         for gid in self._gids:
-            group = hits.get(gid)
-            if group is None:
-                continue
-            first = group.first(pos, end)
+            first = hits.first(gid, pos, end)
             if first and (best is None or (first[0], -first[1]) < (best[0], -best[1])):
                 best = first
         regexes = [

@@ -19,7 +19,6 @@ import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
@@ -34,34 +33,43 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
-@dataclass(slots=True)
-class GroupHits:
-    """All occurrences of one phrase group in one text: (start, -end, right boundary ok),
-    sorted by start then longest first; `starts` for windowing."""
+class NoteHits:
+    """Every occurrence of every group in one text.
 
-    entries: list[tuple[int, int, bool]] = field(default_factory=list)  # (start, -end, ok)
-    starts: list[int] = field(default_factory=list)
-    ready: bool = False
+    Per group, entries are (start, -end, right boundary ok), sorted (by start, longest
+    first) and indexed by start only when the group is first asked about: most groups of
+    most notes are never asked.
+    """
 
-    def prepare(self) -> None:
-        if not self.ready:
-            self.entries.sort()
-            self.starts = [e[0] for e in self.entries]
-            self.ready = True
+    __slots__ = ("_entries", "_starts", "special")
 
-    def select(self, pos: int, end: int) -> list[tuple[int, int]]:
+    def __init__(self, entries: dict[int, list[tuple[int, int, bool]]], special: bool) -> None:
+        self._entries = entries
+        self._starts: dict[int, list[int]] = {}
+        # Holds a character `re.IGNORECASE` equates beyond `str.lower`: prefilters are off.
+        self.special = special
+
+    def _group(self, gid: int) -> tuple[list[tuple[int, int, bool]], list[int]]:
+        starts = self._starts.get(gid)
+        entries = self._entries.get(gid)
+        if entries is None:
+            return [], []
+        if starts is None:
+            entries.sort()
+            starts = self._starts[gid] = [e[0] for e in entries]
+        return entries, starts
+
+    def select(self, gid: int, pos: int, end: int) -> list[tuple[int, int]]:
         """What `re.finditer(text, pos, end)` of the group's trie regex returns: scanning
         left to right, the longest occurrence at the leftmost start, then on from its end.
 
         A window end acts as the end of the text, so a phrase ending there needs no word
         boundary after it (as with `re`'s `endpos`).
         """
-        self.prepare()
-        entries = self.entries
-        first = bisect.bisect_left(self.starts, pos) if pos else 0
+        entries, starts = self._group(gid)
         out: list[tuple[int, int]] = []
         after = pos
-        for i in range(first, len(entries)):
+        for i in range(bisect.bisect_left(starts, pos) if pos else 0, len(entries)):
             start, neg_stop, right_ok = entries[i]
             stop = -neg_stop
             if start >= end:
@@ -72,11 +80,10 @@ class GroupHits:
             after = stop
         return out
 
-    def first(self, pos: int, end: int) -> tuple[int, int] | None:
+    def first(self, gid: int, pos: int, end: int) -> tuple[int, int] | None:
         """The first match `select` would return (what `re.search` finds)."""
-        self.prepare()
-        entries = self.entries
-        for i in range(bisect.bisect_left(self.starts, pos) if pos else 0, len(entries)):
+        entries, starts = self._group(gid)
+        for i in range(bisect.bisect_left(starts, pos) if pos else 0, len(entries)):
             start, neg_stop, right_ok = entries[i]
             stop = -neg_stop
             if start >= end:
@@ -84,6 +91,16 @@ class GroupHits:
             if stop <= end and (right_ok or stop == end):
                 return start, stop
         return None
+
+    def occurs(self, gid: int, pos: int, end: int) -> bool:
+        """Does a string of (prefilter) group `gid` occur inside [pos, end)?"""
+        entries, starts = self._group(gid)
+        for i in range(bisect.bisect_left(starts, pos) if pos else 0, len(entries)):
+            if entries[i][0] >= end:
+                return False
+            if -entries[i][1] <= end:
+                return True
+        return False
 
 
 class Scanner:
@@ -93,7 +110,7 @@ class Scanner:
         self._groups: list[tuple[tuple[str, ...], bool, bool]] = []
         self._ids: dict[tuple[frozenset[str], bool, bool], int] = {}
         self._automata: tuple[Any, Any] | None = None
-        self._cache: OrderedDict[str, dict[int, GroupHits] | None] = OrderedDict()
+        self._cache: OrderedDict[str, NoteHits | None] = OrderedDict()
         self._cache_size = cache_size
 
     def add_group(self, literals: Iterable[str], case_sensitive: bool, bounded: bool = True) -> int:
@@ -134,7 +151,7 @@ class Scanner:
             automata.append(automaton)
         return automata[0], automata[1]
 
-    def hits(self, text: str) -> dict[int, GroupHits] | None:
+    def hits(self, text: str) -> NoteHits | None:
         """Occurrences of every group in `text` (cached for recent texts)."""
         if text in self._cache:
             self._cache.move_to_end(text)
@@ -147,7 +164,7 @@ class Scanner:
             self._cache.popitem(last=False)
         return found
 
-    def _scan(self, text: str) -> dict[int, GroupHits] | None:
+    def _scan(self, text: str) -> NoteHits | None:
         low = text.lower()
         if len(low) != len(text):
             return None
@@ -211,31 +228,12 @@ class Scanner:
                         found[gid] = [entry]
                     else:
                         entries.append(entry)
-        out = {gid: GroupHits(entries) for gid, entries in found.items()}
-        if SPECIAL_CASE.search(text):
-            out[SPECIAL] = GroupHits()
-        return out
+        return NoteHits(found, SPECIAL_CASE.search(text) is not None)
 
 
-EMPTY = GroupHits(ready=True)
-SPECIAL = -1  # key present in a text's hits when its prefilters must not be trusted
-
-
-def may_match(hits: dict[int, GroupHits], gid: int | None, pos: int, end: int) -> bool:
+def may_match(hits: NoteHits, gid: int | None, pos: int, end: int) -> bool:
     """Can a regex with prefilter group `gid` match in [pos, end)? (True if unknown.)"""
-    if gid is None or SPECIAL in hits:
-        return True
-    group = hits.get(gid)
-    if group is None:
-        return False
-    group.prepare()
-    i = bisect.bisect_left(group.starts, pos) if pos else 0
-    entries = group.entries
-    while i < len(entries) and entries[i][0] < end:
-        if -entries[i][1] <= end:
-            return True
-        i += 1
-    return False
+    return gid is None or hits.special or hits.occurs(gid, pos, end)
 
 
 class Span:
@@ -263,15 +261,11 @@ class Span:
         return self.string[self._start : self._end]
 
 
-def select(
-    hits: dict[int, GroupHits], gids: Sequence[int], pos: int, end: int
-) -> list[tuple[int, int]]:
+def select(hits: NoteHits, gids: Sequence[int], pos: int, end: int) -> list[tuple[int, int]]:
     """Each group's selection in [pos, end), concatenated (unsorted)."""
     out: list[tuple[int, int]] = []
     for gid in gids:
-        group = hits.get(gid)
-        if group is not None:
-            out += group.select(pos, end)
+        out += hits.select(gid, pos, end)
     return out
 
 
