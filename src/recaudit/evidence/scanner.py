@@ -324,6 +324,12 @@ def _class_chars(op: Any, av: Any, sre: Any) -> list[str] | None:
     return chars if len(chars) <= MAX_CLASS else None
 
 
+def _selectivity(found: tuple[str, ...]) -> tuple[int, bool]:
+    # Longer strings are rarer; among one-character ones a mark ("/") beats a letter.
+    shortest = min(found, key=len)
+    return len(shortest), not shortest.isalnum()
+
+
 def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
     """The best required-literal set of a sequence: the longest run of literals (small
     classes spelled out), else a branch set, whichever has the longest shortest member."""
@@ -332,7 +338,7 @@ def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
 
     def consider(found: tuple[str, ...] | None) -> None:
         nonlocal best
-        if found and (best is None or min(map(len, found)) > min(map(len, best))):
+        if found and (best is None or _selectivity(found) > _selectivity(best)):
             best = found
 
     def extend(chars: list[str]) -> bool:
@@ -356,8 +362,9 @@ def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
             low, _high, sub = av
             sub = list(sub)
             one = _class_chars(*sub[0], sre) if len(sub) == 1 else None
-            if low >= 1 and one is not None and extend(one):
-                close()  # the first repetition is required; what follows may vary
+            # The first `low` repetitions are required ("_{2,}" → "__"); what follows varies.
+            if low >= 1 and one is not None and all(extend(one) for _ in range(min(low, 4))):
+                close()
                 continue
             close()
             if low >= 1:
