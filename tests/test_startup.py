@@ -167,3 +167,24 @@ def test_listing_skips_term_checks_that_validate_and_audit_keep(tmp_path: Path) 
     )  # fmt: skip
     assert audited.exit_code != 0
     assert "invalid regex" in audited.output
+
+
+def test_audit_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+    # rich is imported on first print (cli._LazyConsole); the progress display must still
+    # get a real Console when stderr is a terminal (here a pseudo-terminal).
+    import pty
+
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "COLUMNS": "100"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "recaudit", "audit", str(REPO / "samples" / "records.jsonl"),
+             "--out", str(tmp_path / "out"), "--format", "json", "--jobs", "1"],
+            stdout=subprocess.PIPE, stderr=follower, env=env, timeout=300, text=True,
+        )  # fmt: skip
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0
+    assert "Service score" in done.stdout
+    assert (tmp_path / "out" / "audit.json").is_file()

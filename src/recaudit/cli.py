@@ -31,22 +31,32 @@ app = typer.Typer(
 class _LazyConsole:
     """A rich Console made on first use: importing rich takes ~40 ms that `--help` and the
     csv/json listings do not need. The console looks up its stream and width when it
-    prints, not when it is made, so making it later changes nothing."""
+    prints, not when it is made, so making it later changes nothing. Hand rich objects
+    `real_console(...)`, not this stand-in (rich uses a console as a context manager)."""
 
     def __init__(self, **options: Any) -> None:
         self._options = options
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def real(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._options)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real(), name)
 
 
 console = cast("Console", _LazyConsole())
 err_console = cast("Console", _LazyConsole(stderr=True))
+
+
+def real_console(lazy: Console) -> Console:
+    """The rich Console behind `console` or `err_console`."""
+    return cast(_LazyConsole, lazy).real()
+
 
 EXIT_INPUT = 1
 EXIT_USAGE = 2
@@ -285,7 +295,7 @@ def _run_with_progress(work):  # work(tick) -> Audit
         TextColumn("auditing records"),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=real_console(err_console),
         transient=True,
         disable=not err_console.is_terminal,
     ) as progress:
