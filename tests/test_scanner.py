@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from recaudit.evidence.context import CueSpec
 from recaudit.evidence.matching import Term, term_from_item, union
-from recaudit.evidence.scanner import Scanner, required_literals
+from recaudit.evidence.scanner import Scanner, anchor_literals, required_literals
 from recaudit.rulepack import load_pack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,3 +146,36 @@ def test_every_regex_match_contains_a_required_literal(note: str) -> None:
                 seen = " ".join(note[m.start() :].split())
                 seen = seen if term.case_sensitive else seen.lower()
                 assert any(s in seen for s in needed), (term.source, m.group(0))
+
+
+@pytest.mark.parametrize(
+    ("regex", "case_sensitive", "expected"),
+    [
+        (r"\b(?:Child|Baby)\s+[A-Z]\b", True, ("Baby", "Child")),
+        (r"(?<!was )\btold\b", False, ("told",)),
+        (r"\bW\d+\b", True, ("W",)),  # an upper-case letter in case-sensitive text
+        (r"(?<=\w)n['’]t\b", False, None),  # a lone lower-case letter: everywhere
+        (r"(?:ab)?cd", False, None),  # an optional start
+        (r"\b\w*", False, None),  # may match nothing
+    ],
+)
+def test_anchor_literals(regex: str, case_sensitive: bool, expected: tuple[str, ...]) -> None:
+    assert anchor_literals(regex, case_sensitive) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(note=st.sampled_from(NOTES))
+def test_every_regex_match_starts_with_an_anchor(note: str) -> None:
+    for terms in TERMS.values():
+        for term in terms:
+            heads = (
+                None
+                if term.literals is not None
+                else anchor_literals(term.source, term.case_sensitive)
+            )
+            if heads is None:
+                continue
+            flags = 0 if term.case_sensitive else re.IGNORECASE
+            for m in re.finditer(term.source, note, flags):
+                seen = note[m.start() :] if term.case_sensitive else note[m.start() :].lower()
+                assert seen.startswith(heads), (term.source, m.group(0))

@@ -22,7 +22,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from recaudit.evidence.scanner import Scanner, Span, may_match, required_literals, select
+from recaudit.evidence.scanner import (
+    Scanner,
+    Span,
+    anchor_literals,
+    may_match,
+    required_literals,
+    select,
+)
 
 TERM_KEYS = frozenset({"pattern", "regex", "case_sensitive"})
 _APOSTROPHES = "'’"
@@ -250,12 +257,16 @@ class TermPattern:
         self._regex_any = _any_of(regexes) if len(regexes) > 1 else None
         # Per regex, the scanner group of strings one of which any match must contain:
         # a window without one is not searched.
+        # Or, better, the strings every match starts with: it is then tried only there.
         self._prefilters: list[int | None] = []
+        self._anchored: list[bool] = []
         if scanner is not None:
             for r, cs in regexes:
-                needed = required_literals(r, cs)
+                heads = anchor_literals(r, cs)
+                needed = heads or required_literals(r, cs)
                 gid = scanner.add_group(needed, cs, bounded=False) if needed else None
                 self._prefilters.append(gid)
+                self._anchored.append(heads is not None)
         self.patterns += [(p, False) for p in self._regexes]
         self._fallback = [
             (re.compile(p.pattern, re.IGNORECASE) if low else p, False) for p, low in self.patterns
@@ -290,11 +301,13 @@ class TermPattern:
             found = [m.span() for m in self._regex_finditer(text, pos, end)]
             return found
         found = select(hits, self._gids, pos, end)
-        regexes = [
-            p
-            for p, gid in zip(self._regexes, self._prefilters, strict=True)
-            if may_match(hits, gid, pos, end)
-        ]
+        regexes = []
+        for p, gid, anchored in zip(self._regexes, self._prefilters, self._anchored, strict=True):
+            if anchored and not hits.special:
+                assert gid is not None
+                found += _anchored_spans(p, hits.starts_in(gid, pos, end), text, pos, end)
+            elif may_match(hits, gid, pos, end):
+                regexes.append(p)
         # The union of all regexes is a quick test only while none was ruled out already.
         union_first = self._regex_any is not None and len(regexes) == len(self._regexes) > 1
         if regexes and (not union_first or self._regex_any.search(text, pos, end)):
@@ -354,11 +367,15 @@ class TermPattern:
             first = hits.first(gid, pos, end)
             if first and (best is None or (first[0], -first[1]) < (best[0], -best[1])):
                 best = first
-        regexes = [
-            p
-            for p, gid in zip(self._regexes, self._prefilters, strict=True)
-            if may_match(hits, gid, pos, end)
-        ]
+        regexes = []
+        for p, gid, anchored in zip(self._regexes, self._prefilters, self._anchored, strict=True):
+            if anchored and not hits.special:
+                assert gid is not None
+                spans = _anchored_spans(p, hits.starts_in(gid, pos, end), text, pos, end, 1)
+                if spans and (best is None or (spans[0][0], -spans[0][1]) < (best[0], -best[1])):
+                    best = spans[0]
+            elif may_match(hits, gid, pos, end):
+                regexes.append(p)
         if len(regexes) < len(self._regexes) or self._regex_any is None:
             for p in regexes:
                 m = p.search(text, pos, end)
@@ -375,6 +392,30 @@ class TermPattern:
                     if m and (best is None or (m.start(), -m.end()) < (best[0], -best[1])):
                         best = m.span()
         return Span(text, *best) if best is not None else None
+
+
+def _anchored_spans(
+    pattern: re.Pattern[str],
+    starts: Sequence[int],
+    text: str,
+    pos: int,
+    end: int,
+    limit: int | None = None,
+) -> list[tuple[int, int]]:
+    """What `pattern.finditer(text, pos, end)` finds, for a regex whose every match starts
+    where one of its anchor strings does (`starts`): tried only there, in order."""
+    out: list[tuple[int, int]] = []
+    after = pos
+    for start in starts:
+        if start < after:
+            continue
+        m = pattern.match(text, start, end)
+        if m is not None and m.end() > m.start():
+            out.append(m.span())
+            if limit is not None and len(out) >= limit:
+                break
+            after = m.end()
+    return out
 
 
 _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?P<|\(\?\w*\)")

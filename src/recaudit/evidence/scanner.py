@@ -92,6 +92,18 @@ class NoteHits:
                 return start, stop
         return None
 
+    def starts_in(self, gid: int, pos: int, end: int) -> list[int]:
+        """Start positions (ascending, distinct) of the group's strings inside [pos, end)."""
+        entries, starts = self._group(gid)
+        out: list[int] = []
+        for i in range(bisect.bisect_left(starts, pos) if pos else 0, len(entries)):
+            start, neg_stop, _ = entries[i]
+            if start >= end:
+                break
+            if -neg_stop <= end and (not out or out[-1] != start):
+                out.append(start)
+        return out
+
     def occurs(self, gid: int, pos: int, end: int) -> bool:
         """Does a string of (prefilter) group `gid` occur inside [pos, end)?"""
         entries, starts = self._group(gid)
@@ -302,6 +314,52 @@ def required_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | No
     if any((ch.isspace() and ch != " ") or SPECIAL_CASE.match(ch) for s in out for ch in s):
         return None
     return out
+
+
+def anchor_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | None:
+    """The strings every match of the regex *starts* with (after zero-width assertions),
+    lower-cased unless `case_sensitive`; None if they are not that simple.
+
+    Such a regex need only be tried (`match`) where one of them occurs: `\\bChild\\s+[A-Z]`
+    at each "Child", instead of a search through the whole note.
+    """
+    try:
+        import re._parser as sre
+
+        parsed = sre.parse(source, 0 if case_sensitive else re.IGNORECASE)
+        if parsed.getwidth()[0] == 0:
+            return None  # a regex that can match nothing is not anchored anywhere
+        items = list(parsed)
+        while items and items[0][0] in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            items = items[1:]
+        if not items:
+            return None
+        if items[0][0] is sre.BRANCH:
+            heads = [_leading_run(list(alt), sre) for alt in items[0][1][1]]
+        else:
+            heads = [_leading_run(items, sre)]
+    except Exception:
+        return None
+    if not heads or not all(heads):
+        return None
+    out = tuple(sorted({h if case_sensitive else h.lower() for h in heads}))
+    if any((ch.isspace() and ch != " ") or SPECIAL_CASE.match(ch) for h in out for ch in h):
+        return None
+    if any("  " in h or h != h.strip() for h in out):
+        return None
+    # A lone lower-case letter starts too many words to be worth trying at each one.
+    if any(len(h) == 1 and h.isalnum() and not (case_sensitive and h.isupper()) for h in out):
+        return None
+    return out
+
+
+def _leading_run(items: list[Any], sre: Any) -> str:
+    run = []
+    for op, av in items:
+        if op is not sre.LITERAL:
+            break
+        run.append(chr(av))
+    return "".join(run)
 
 
 MAX_CLASS = 10  # a character class this small is spelled out ("C[0-9]" → C0 … C9)
