@@ -69,6 +69,7 @@ def _same(text: str, pos: int, end: int) -> None:
         assert got == want, (name, text[pos:end])
         first, found = plain.search(text, pos, end), scanned.search(text, pos, end)
         assert (found and found.span()) == (first and first.span()), (name, text[pos:end])
+        assert scanned.matches_in(text, pos, end) == (first is not None), (name, text[pos:end])
 
 
 def test_pack_lexicons_are_covered() -> None:

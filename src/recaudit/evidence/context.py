@@ -116,7 +116,7 @@ def find_cues(
     c_start, c_end = token_starts[s_tok], token_ends[e_tok - 1]
     # One union test first: most candidate sentences hold no cue at all, and then the ~30
     # per-cue scans are skipped.
-    if not cues.any_cue.search(text, c_start, c_end):
+    if not cues.any_cue.matches_in(text, c_start, c_end):
         return []
     candidates: list[tuple[int, int, int]] = []  # (start, end, spec index)
     for index, pattern in enumerate(cues.patterns):

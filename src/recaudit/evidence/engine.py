@@ -89,7 +89,7 @@ class NoteAnalysis:
             # Most sentences hold no cue: then no tokens are needed (the same quick test
             # `find_cues` makes first; a sentence span is trimmed, so its tokens span it).
             s_start, s_end = self.sent_char[sent_index]
-            if not cue_set.any_cue.search(self.text, s_start, s_end):
+            if not cue_set.any_cue.matches_in(self.text, s_start, s_end):
                 self._cues[key] = []
                 return []
             starts, ends = self.tokens(sent_index)
@@ -209,7 +209,7 @@ def tier_enabled(tier: CompiledTier, record: Any) -> bool:
     if any(c.holds(record) for c in tier.only_if_conditions):
         return True
     return tier.only_if_mentions is not None and any(
-        tier.only_if_mentions.search(n.text) for n in record.notes
+        tier.only_if_mentions.matches_in(n.text) for n in record.notes
     )
 
 

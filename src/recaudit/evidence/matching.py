@@ -361,6 +361,24 @@ class TermPattern:
                 best = m
         return best
 
+    def matches_in(self, text: str, pos: int = 0, endpos: int | None = None) -> bool:
+        """Is there any match in [pos, endpos)? (`search`'s truth, without finding the
+        leftmost one.)"""
+        end = len(text) if endpos is None else endpos
+        hits = self._scanner.hits(text) if self._scanner is not None else None
+        if hits is None:
+            return self.search(text, pos, end) is not None
+        if any(hits.first(gid, pos, end) for gid in self._gids):
+            return True
+        for p, gid, anchored in zip(self._regexes, self._prefilters, self._anchored, strict=True):
+            if anchored and not hits.special:
+                assert gid is not None
+                if _anchored_spans(p, hits.starts_in(gid, pos, end), text, pos, end, 1):
+                    return True
+            elif may_match(hits, gid, pos, end) and p.search(text, pos, end):
+                return True
+        return False
+
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
         best: tuple[int, int] | None = None
         for gid in self._gids:

@@ -151,7 +151,7 @@ class TextEvidenceRule(NoteScope, RuleBase):
         looked = False
         candidates = []
         for note in notes:
-            if not note.text or not compiled.trigger.search(note.text):
+            if not note.text or not compiled.trigger.matches_in(note.text):
                 continue
             if not looked:  # only records with a candidate note pay for this
                 main_child = analyser.main_child(tuple(n.text for n in record.notes))
