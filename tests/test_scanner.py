@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 
 from recaudit.evidence.context import CueSpec
 from recaudit.evidence.matching import Term, term_from_item, union
-from recaudit.evidence.scanner import Scanner, anchor_literals, required_literals
+from recaudit.evidence.scanner import (
+    Scanner,
+    anchor_literals,
+    anchors_at_word_start,
+    required_literals,
+)
 from recaudit.rulepack import load_pack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,3 +185,6 @@ def test_every_regex_match_starts_with_an_anchor(note: str) -> None:
             for m in re.finditer(term.source, note, flags):
                 seen = note[m.start() :] if term.case_sensitive else note[m.start() :].lower()
                 assert seen.startswith(heads), (term.source, m.group(0))
+                if anchors_at_word_start(term.source, term.case_sensitive):
+                    before = note[m.start() - 1 : m.start()]
+                    assert not (before.isalnum() or before == "_"), (term.source, m.group(0))

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from recaudit.evidence.scanner import (
+    Bounds,
     Scanner,
     Span,
     anchor_literals,
+    anchors_at_word_start,
     may_match,
     required_literals,
     select,
@@ -264,7 +266,10 @@ class TermPattern:
             for r, cs in regexes:
                 heads = anchor_literals(r, cs)
                 needed = heads or required_literals(r, cs)
-                gid = scanner.add_group(needed, cs, bounded=False) if needed else None
+                bounds: Bounds = (
+                    "word_start" if heads and anchors_at_word_start(r, cs) else "anywhere"
+                )
+                gid = scanner.add_group(needed, cs, bounds) if needed else None
                 self._prefilters.append(gid)
                 self._anchored.append(heads is not None)
         self.patterns += [(p, False) for p in self._regexes]

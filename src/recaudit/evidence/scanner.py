@@ -19,11 +19,12 @@ import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import ahocorasick
 
 CACHE_SIZE = 256
+Bounds = Literal["phrase", "word_start", "anywhere"]
 _OTHER_SPACE = re.compile(r"[^\S ]| \s")
 _SPACE_RUN = re.compile(r"\s+")
 
@@ -125,13 +126,16 @@ class Scanner:
         self._cache: OrderedDict[str, NoteHits | None] = OrderedDict()
         self._cache_size = cache_size
 
-    def add_group(self, literals: Iterable[str], case_sensitive: bool, bounded: bool = True) -> int:
+    def add_group(
+        self, literals: Iterable[str], case_sensitive: bool, bounded: Bounds = "phrase"
+    ) -> int:
         """Register phrases (words joined by one space; lower-cased unless
         `case_sensitive`) that one regex would match together; returns the group id.
 
-        A phrase starting (ending) with a word character matches only where no word
-        character precedes (follows) it, unless `bounded` is false: such a group just
-        records where its strings occur (a regex prefilter, see `required_literals`).
+        A "phrase" starting (ending) with a word character matches only where no word
+        character precedes (follows) it; a "word_start" string only where none precedes
+        it; an "anywhere" string wherever it occurs (regex prefilters and anchors, see
+        `required_literals`, `anchor_literals`).
         """
         strings = tuple(dict.fromkeys(literals))
         key = (frozenset(strings), case_sensitive, bounded)
@@ -143,21 +147,28 @@ class Scanner:
         return self._ids[key]
 
     def _build(self) -> tuple[Any, Any]:
-        tables: tuple[dict[str, tuple[list[int], list[int]]], ...] = ({}, {})
+        tables: tuple[dict[str, dict[Bounds, list[int]]], ...] = ({}, {})
         for gid, (strings, case_sensitive, bounded) in enumerate(self._groups):
             for string in strings:
-                entry = tables[case_sensitive].setdefault(string, ([], []))
-                entry[0 if bounded else 1].append(gid)
+                entry = tables[case_sensitive].setdefault(string, {})
+                entry.setdefault(bounded, []).append(gid)
         automata = []
         for table in tables:
             if not table:
                 automata.append(None)
                 continue
             automaton = ahocorasick.Automaton()
-            for string, (bounded_ids, free_ids) in table.items():
+            for string, ids in table.items():
                 left = _is_word(string[0])
                 right = _is_word(string[-1])
-                value = (len(string), left, right, tuple(bounded_ids), tuple(free_ids))
+                value = (
+                    len(string),
+                    left,
+                    right,
+                    tuple(ids.get("phrase", ())),
+                    tuple(ids.get("word_start", ())),
+                    tuple(ids.get("anywhere", ())),
+                )
                 automaton.add_word(string, value)
             automaton.make_automaton()
             automata.append(automaton)
@@ -207,7 +218,7 @@ class Scanner:
         ):
             if automaton is None:
                 continue
-            for last, (length, left, right, gids, free) in automaton.iter(norm):
+            for last, (length, left, right, gids, starts, free) in automaton.iter(norm):
                 start = last - length + 1
                 stop = last + 1
                 if breaks:
@@ -223,12 +234,20 @@ class Scanner:
                         found[gid] = [(start, -stop, True)]
                     else:
                         entries.append((start, -stop, True))
-                if not gids:
+                if not gids and not starts:
                     continue
                 if left and start:
                     ch = original[start - 1]
                     if ch.isalnum() or ch == "_":
                         continue
+                for gid in starts:
+                    entries = found.get(gid)
+                    if entries is None:
+                        found[gid] = [(start, -stop, True)]
+                    else:
+                        entries.append((start, -stop, True))
+                if not gids:
+                    continue
                 right_ok = True
                 if right and stop < n:
                     ch = original[stop]
@@ -323,6 +342,18 @@ def anchor_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | None
     Such a regex need only be tried (`match`) where one of them occurs: `\\bChild\\s+[A-Z]`
     at each "Child", instead of a search through the whole note.
     """
+    found = _anchor(source, case_sensitive)
+    return found[0] if found else None
+
+
+def anchors_at_word_start(source: str, case_sensitive: bool) -> bool:
+    """Does every match start at a word start (`\\b` before anchors that start with a word
+    character)? Then only such occurrences of the anchors need trying."""
+    found = _anchor(source, case_sensitive)
+    return bool(found and found[1])
+
+
+def _anchor(source: str, case_sensitive: bool) -> tuple[tuple[str, ...], bool] | None:
     try:
         import re._parser as sre
 
@@ -330,14 +361,24 @@ def anchor_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | None
         if parsed.getwidth()[0] == 0:
             return None  # a regex that can match nothing is not anchored anywhere
         items = list(parsed)
+        boundary = False
         while items and items[0][0] in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            boundary = boundary or items[0] == (sre.AT, sre.AT_BOUNDARY)
             items = items[1:]
         if not items:
             return None
         if items[0][0] is sre.BRANCH:
             heads = [_leading_run(list(alt), sre) for alt in items[0][1][1]]
         else:
-            heads = [_leading_run(items, sre)]
+            run = _leading_run(items, sre)
+            heads = [run]
+            rest = items[len(run) :]
+            # The parser factors a common prefix out of alternatives ("re" + "commend|
+            # quest"): put it back, the whole words are far rarer than "re".
+            if run and rest and rest[0][0] is sre.BRANCH:
+                tails = [_leading_run(list(alt), sre) for alt in rest[0][1][1]]
+                if all(tails):
+                    heads = [run + tail for tail in tails]
     except Exception:
         return None
     if not heads or not all(heads):
@@ -350,7 +391,7 @@ def anchor_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | None
     # A lone lower-case letter starts too many words to be worth trying at each one.
     if any(len(h) == 1 and h.isalnum() and not (case_sensitive and h.isupper()) for h in out):
         return None
-    return out
+    return out, boundary and all(_is_word(h[0]) for h in out)
 
 
 def _leading_run(items: list[Any], sre: Any) -> str:
