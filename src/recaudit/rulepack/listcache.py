@@ -1,4 +1,4 @@
-"""A record of `rules list` output, so that listing a pack already checked is instant.
+"""A record of `rules list` output, so that listing a pack already checked skips the loader.
 
 `rules list` checks the pack before it lists it (everything but its lexicon terms), and
 that needs the pydantic models of every rule kind: building them is most of a 400 ms
