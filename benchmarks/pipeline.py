@@ -3,6 +3,7 @@
     python benchmarks/pipeline.py                          # both measures, 1 M words
     python benchmarks/pipeline.py overhead --rules fields --repeat 5
     python benchmarks/pipeline.py scaling --jobs 2 --repeat 3
+    python benchmarks/pipeline.py command --jobs 2 --repeat 3   # the whole `recaudit audit`
 
 **overhead**: `run_audit(..., jobs=1)` in this process, CPU time (`time.process_time`, so a
 busy machine does not count), split into the time spent inside the rules
@@ -18,6 +19,9 @@ repeated, next to the speed-up a plain CPU-bound loop gets from N processes at t
 moment (the machine is shared: that is the ceiling `--jobs` can reach right now). Also the
 CPU time the parent process spends with N jobs (it should be small: workers read, parse,
 scan, evaluate and encode; the parent frames byte ranges, writes the store and tallies).
+
+**command**: the same comparison for the whole `recaudit audit` command with its three
+reports (a subprocess each), CPU time including the worker processes it waited for.
 
 Corpora come from benchmarks/corpus.py (cached in benchmarks/.cache, shared with run.py).
 `RECAUDIT_SRC=path/to/src` measures another checkout's code.
@@ -154,9 +158,52 @@ def scaling(path: Path, words: int, rules: str, jobs: int, repeat: int) -> dict[
     }
 
 
+def command(path: Path, words: int, rules: str | None, jobs: int, repeat: int) -> dict[str, Any]:
+    """The whole `recaudit audit` (three reports) with --jobs 1 and --jobs N, alternated."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    src = os.environ.get("RECAUDIT_SRC") or str(HERE.parent / "src")
+    env = {**os.environ, "PYTHONPATH": src}
+    rows = []
+    for _ in range(repeat):
+        row: dict[str, Any] = {"load_before": round(os.getloadavg()[0], 2)}
+        row["ceiling"] = parallel_ceiling(jobs)
+        for n in (1, jobs):
+            out = tempfile.mkdtemp(prefix="recaudit-bench-")
+            cmd = [sys.executable, "-m", "recaudit", "audit", str(path), "--out", out]
+            cmd += ["--format", "json,xlsx,html", "--jobs", str(n)]
+            cmd += ["--rules", rules] if rules else []
+            start = time.perf_counter()
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            row[f"jobs{n}_wall_s"] = round(time.perf_counter() - start, 3)
+            # The command's own CPU and that of the children it waited for (workers).
+            row[f"jobs{n}_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 3)
+            shutil.rmtree(out)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"{' '.join(cmd)} failed")
+        row["speedup"] = round(row["jobs1_wall_s"] / row[f"jobs{jobs}_wall_s"], 2)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return {
+        "measure": "command",
+        "rules": rules or "wales-children",
+        "words": words,
+        "jobs": jobs,
+        "runs": rows,
+        "speedup_best": max(r["speedup"] for r in rows),
+        "speedup_median": statistics.median(r["speedup"] for r in rows),
+        "ceiling_median": statistics.median(r["ceiling"] for r in rows),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("measures", nargs="*", choices=["overhead", "scaling"], default=[])
+    parser.add_argument(
+        "measures", nargs="*", choices=["overhead", "scaling", "command"], default=[]
+    )
     parser.add_argument("--words", type=float, default=1e6)
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--rules", default=None, help="pack: a name, a path or 'fields'")
@@ -175,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
         results.append(
             scaling(path, counts["words"], args.rules or "wales-children", args.jobs, args.repeat)
         )
+        print(json.dumps(results[-1]), flush=True)
+    if "command" in measures:
+        results.append(command(path, counts["words"], args.rules, args.jobs, args.repeat))
         print(json.dumps(results[-1]), flush=True)
     return 0
 
