@@ -18,7 +18,9 @@ rules (tests/fixtures/perf-pack), where almost everything is overhead.
 repeated, next to the speed-up a plain CPU-bound loop gets from N processes at the same
 moment (the machine is shared: that is the ceiling `--jobs` can reach right now). Also the
 CPU time the parent process spends with N jobs (it should be small: workers read, parse,
-scan, evaluate and encode; the parent frames byte ranges, writes the store and tallies).
+scan, evaluate and encode; the parent cuts byte ranges, writes the store and tallies), and
+`speedup_from_cpu`: the speed-up idle cores would give, from the CPU times (the parent's
+is serial, the workers' is shared out evenly) — the figure to read on a busy machine.
 
 **command**: the same comparison for the whole `recaudit audit` command with its three
 reports (a subprocess each), CPU time including the worker processes it waited for.
@@ -144,6 +146,14 @@ def scaling(path: Path, words: int, rules: str, jobs: int, repeat: int) -> dict[
             row[f"jobs{n}_workers_cpu_s"] = round(_children_cpu() - children, 3)
             audit.records.close()  # type: ignore[attr-defined]
         row["speedup"] = round(row["jobs1_wall_s"] / row[f"jobs{jobs}_wall_s"], 2)
+        # What idle cores would give, from CPU times: the parent's CPU is serial (warm-up
+        # before the fork, then merging), the workers' is shared out evenly (the last
+        # ranges are cut small so that they finish together).
+        row["speedup_from_cpu"] = round(
+            row["jobs1_parent_cpu_s"]
+            / (row[f"jobs{jobs}_parent_cpu_s"] + row[f"jobs{jobs}_workers_cpu_s"] / jobs),
+            2,
+        )
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     return {
@@ -155,6 +165,7 @@ def scaling(path: Path, words: int, rules: str, jobs: int, repeat: int) -> dict[
         "speedup_best": max(r["speedup"] for r in rows),
         "speedup_median": statistics.median(r["speedup"] for r in rows),
         "ceiling_median": statistics.median(r["ceiling"] for r in rows),
+        "speedup_from_cpu_median": statistics.median(r["speedup_from_cpu"] for r in rows),
     }
 
 
