@@ -188,3 +188,42 @@ def test_every_regex_match_starts_with_an_anchor(note: str) -> None:
                 if anchors_at_word_start(term.source, term.case_sensitive):
                     before = note[m.start() - 1 : m.start()]
                     assert not (before.isalnum() or before == "_"), (term.source, m.group(0))
+
+
+def _people() -> object:
+    from recaudit.engine import context_for
+
+    pack = load_pack(None)
+    ctx = context_for(pack)
+    rule = next(r for r in pack.rules if r.id == "voice-of-child")
+    return rule._compiled(ctx).analyser(ctx).people
+
+
+def test_possessor_guard_and_modifier_walk_match_the_plain_regexes() -> None:
+    # `_compound_start` puts a word-start guard in front of the possessor regex and walks
+    # back over modifier words instead of an end-anchored search: same answers.
+    from recaudit.evidence.attribution import _modifier_run_start
+
+    people = _people()
+    source = people.possessor.pattern
+    plain = re.compile(source[source.index("(?:(?:") :], re.IGNORECASE)
+    assert plain.pattern != source  # the guard is in place for the shipped pack
+    texts = [
+        *NOTES[:120],
+        "his older half-brother",
+        "Child A's great-  grand step-mum",
+        "the new  foster carer",
+        "bolder sister",
+        "[child]'s older sister",
+    ]
+    for text in texts:
+        for start in range(len(text) + 1):
+            lo = max(0, start - 80)
+            guarded, unguarded = (
+                people.possessor.search(text, lo, start),
+                plain.search(text, lo, start),
+            )
+            assert (guarded and guarded.span()) == (unguarded and unguarded.span()), text[lo:start]
+            m = people.modifiers.search(text, lo, start)
+            want = m.start() if m is not None and m.end() == start and m.start() < start else start
+            assert _modifier_run_start(text, lo, start) == want, text[lo:start]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from recaudit.evidence.matching import Term, alternation, term_from_item, union
-from recaudit.evidence.scanner import Scanner
+from recaudit.evidence.scanner import Scanner, is_word_char, starts_after_non_word
 
 Kind = Literal["child", "other", "professional", "unknown"]
 Gender = Literal["f", "m", "n"]
@@ -87,6 +87,35 @@ _MODIFIER_WORDS = frozenset(
         "allocated",
     ]
 )
+_MODIFIERS_BY_LENGTH = sorted(_MODIFIER_WORDS, key=len)
+
+
+def _modifier_run_start(text: str, lo: int, start: int) -> int:
+    """Where `_MODIFIERS$` first matches in text[lo:start] (ASCII text): the furthest
+    point back from which only modifier words, each followed by spaces or hyphens, lead
+    to `start`. Walked backwards word by word; an end-anchored `re.search` would try
+    every position of the window."""
+    best = start
+    todo = [start]
+    seen = {start}
+    while todo:
+        q = todo.pop()
+        j = q
+        while j > lo and (text[j - 1].isspace() or text[j - 1] == "-"):
+            j -= 1
+        if j == q:
+            continue  # a modifier needs a space or hyphen after it
+        for word in _MODIFIERS_BY_LENGTH:
+            p = j - len(word)
+            if p < lo:
+                break
+            if p not in seen and text[p:j].lower() == word:
+                seen.add(p)
+                best = min(best, p)
+                todo.append(p)
+    return best
+
+
 # Words before a noun that mark it as a likely subject (clause start), for `subject`.
 _SUBJECT_LEFT = frozenset(
     {
@@ -203,8 +232,22 @@ class People:
                 for lit in term.literals:
                     self._by_literal.setdefault(lit.lower(), cls)
         child = _alt(lex.child)
+        # Every possessor starts a word, or with the odd first character of a child term
+        # ("[child]"): saying so up front lets `re` reject most of the ~80 positions of the
+        # search window in one step. (Skipped if a child regex might start mid-word.)
+        odd = sorted(
+            {lit[0] for t in lex.child for lit in t.literals or () if not is_word_char(lit[0])}
+        )
+        regexes_ok = all(
+            starts_after_non_word(t.source, t.case_sensitive)
+            for t in lex.child
+            if t.literals is None
+        )
+        guard = ""
+        if regexes_ok:
+            guard = f"(?:(?<!\\w)|(?=[{re.escape(''.join(odd))}]))" if odd else "(?<!\\w)"
         self.possessor = re.compile(
-            rf"(?:{child}['’]s?|\b(?:his|her|their|the|a|an|my|our|its))\s+{_MODIFIERS}$",
+            guard + rf"(?:{child}['’]s?|\b(?:his|her|their|the|a|an|my|our|its))\s+{_MODIFIERS}$",
             re.IGNORECASE,
         )
         self.modifiers = re.compile(rf"{_MODIFIERS}$", re.IGNORECASE)
@@ -226,8 +269,11 @@ class People:
         ):
             return start
         m = self.possessor.search(text, lo, start)
-        if m is None:
-            m = self.modifiers.search(text, lo, start)
+        if m is not None:
+            return m.start() if m.end() == start and m.start() < start else start
+        if text.isascii() or text[lo:start].isascii():
+            return _modifier_run_start(text, lo, start)
+        m = self.modifiers.search(text, lo, start)  # exotic case equivalences: `re` decides
         if m is not None and m.end() == start and m.start() < start:
             return m.start()
         return start

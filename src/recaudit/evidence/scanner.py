@@ -29,9 +29,12 @@ _OTHER_SPACE = re.compile(r"[^\S ]| \s")
 _SPACE_RUN = re.compile(r"\s+")
 
 
-def _is_word(ch: str) -> bool:
-    # What `\w` matches in a `str` pattern.
+def is_word_char(ch: str) -> bool:
+    """What `\\w` matches in a `str` pattern."""
     return ch.isalnum() or ch == "_"
+
+
+_is_word = is_word_char
 
 
 class NoteHits:
@@ -392,6 +395,48 @@ def _anchor(source: str, case_sensitive: bool) -> tuple[tuple[str, ...], bool] |
     if any(len(h) == 1 and h.isalnum() and not (case_sensitive and h.isupper()) for h in out):
         return None
     return out, boundary and all(_is_word(h[0]) for h in out)
+
+
+def starts_after_non_word(source: str, case_sensitive: bool) -> bool:
+    """Can the regex only match where no word character precedes (a `\\b` before a word
+    character, or a lookbehind refusing `\\w`)? Then `(?<!\\w)` in front of it changes
+    nothing, and lets `re` reject most positions in one step."""
+    try:
+        import re._parser as sre
+
+        items = list(sre.parse(source, 0 if case_sensitive else re.IGNORECASE))
+    except Exception:
+        return False
+    boundary = False
+    for op, av in items:
+        if op is sre.ASSERT_NOT and av[0] == -1 and len(av[1]) == 1:
+            kind, value = av[1][0]
+            if kind is sre.IN and (sre.CATEGORY, sre.CATEGORY_WORD) in value:
+                return True
+        elif (op, av) == (sre.AT, sre.AT_BOUNDARY):
+            boundary = True
+        elif op not in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            return boundary and _word_chars_only(op, av, sre)
+    return False
+
+
+def _word_chars_only(op: Any, av: Any, sre: Any) -> bool:
+    """Does this first consuming item match word characters only?"""
+    if op is sre.LITERAL:
+        return _is_word(chr(av))
+    if op is sre.BRANCH:
+        return all(len(alt) and _word_chars_only(*alt[0], sre) for alt in av[1])
+    if op is sre.IN:
+        return all(
+            (kind is sre.LITERAL and _is_word(chr(value)))
+            or (kind is sre.RANGE and all(_is_word(chr(c)) for c in range(value[0], value[1] + 1)))
+            or (kind is sre.CATEGORY and value in (sre.CATEGORY_WORD, sre.CATEGORY_DIGIT))
+            for kind, value in av
+        )
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and av[0] >= 1:
+        sub = list(av[2])
+        return bool(sub) and _word_chars_only(*sub[0], sre)
+    return False
 
 
 def _leading_run(items: list[Any], sre: Any) -> str:
