@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 from recaudit.evidence.scanner import (
@@ -124,7 +125,10 @@ def phrase_literals(phrase: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+@lru_cache(maxsize=8192)
 def _phrase_term(phrase: str, case_sensitive: bool) -> Term:
+    # Cached: a pack's rules turn the same lexicon items into terms several times over
+    # (trigger, targets, tiers), and expanding a phrase is most of a pack's compile time.
     return Term(phrase_regex(phrase), case_sensitive, phrase, phrase_literals(phrase))
 
 
@@ -248,11 +252,7 @@ class TermPattern:
             for lit in term.literals:
                 key = (term.case_sensitive, bool(re.match(r"\w", lit)))
                 groups.setdefault(key, []).append(lit if term.case_sensitive else lit.lower())
-        # (pattern, runs on the lower-cased text?)
-        self.patterns: list[tuple[re.Pattern[str], bool]] = []
-        for (case, word_start), strings in sorted(groups.items()):
-            source = ("(?<!\\w)" if word_start else "") + _trie_regex(strings)
-            self.patterns.append((re.compile(source), not case))
+        self._groups = sorted(groups.items())
         # A case-sensitive regex is compiled without IGNORECASE (`(?-i:…)` inside an
         # IGNORECASE pattern matches the same but is several times slower).
         self._regexes = [re.compile(r, 0 if cs else re.IGNORECASE) for r, cs in regexes]
@@ -272,20 +272,34 @@ class TermPattern:
                 gid = scanner.add_group(needed, cs, bounds) if needed else None
                 self._prefilters.append(gid)
                 self._anchored.append(heads is not None)
-        self.patterns += [(p, False) for p in self._regexes]
-        self._fallback = [
-            (re.compile(p.pattern, re.IGNORECASE) if low else p, False) for p, low in self.patterns
-        ]
         # With a scanner, the phrase groups are found by its one pass per text (same
-        # matches, see scanner.py); the compiled tries above stay as the fallback.
+        # matches, see scanner.py); the tries (`patterns`) are compiled only if a text
+        # needs them (compiling them all took a second of every run's start).
         self._scanner = scanner
         self._gids = (
-            [scanner.add_group(strings, case) for (case, _), strings in sorted(groups.items())]
+            [scanner.add_group(strings, case) for (case, _), strings in self._groups]
             if scanner is not None
             else []
         )
         self._last: str | None = None
         self._low = ""
+
+    @cached_property
+    def patterns(self) -> list[tuple[re.Pattern[str], bool]]:
+        """(compiled pattern, runs on the lower-cased text?): the phrase tries, then the
+        regex terms."""
+        out = []
+        for (case, word_start), strings in self._groups:
+            source = ("(?<!\\w)" if word_start else "") + _trie_regex(strings)
+            out.append((re.compile(source), not case))
+        return out + [(p, False) for p in self._regexes]
+
+    @cached_property
+    def _fallback(self) -> list[tuple[re.Pattern[str], bool]]:
+        # For texts whose lower-casing changes length: tries with IGNORECASE on the text.
+        return [
+            (re.compile(p.pattern, re.IGNORECASE) if low else p, False) for p, low in self.patterns
+        ]
 
     @property
     def pattern(self) -> str:
