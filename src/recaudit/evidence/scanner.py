@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -213,7 +213,7 @@ class Scanner:
             norm_low, norm_text = low, text
         # Entries are (start, -end, right boundary ok): a plain sort orders them by start,
         # longest first. This loop runs for every phrase occurrence: kept flat on purpose.
-        found: dict[int, list[tuple[int, int, bool]]] = {}
+        found: defaultdict[int, list[tuple[int, int, bool]]] = defaultdict(list)
         n = len(text)
         for automaton, norm, original in (
             (self._automata[0], norm_low, low),
@@ -232,11 +232,7 @@ class Scanner:
                     if k >= 0:
                         stop += shifts[k]
                 for gid in free:
-                    entries = found.get(gid)
-                    if entries is None:
-                        found[gid] = [(start, -stop, True)]
-                    else:
-                        entries.append((start, -stop, True))
+                    found[gid].append((start, -stop, True))
                 if not gids and not starts:
                     continue
                 if left and start:
@@ -244,11 +240,7 @@ class Scanner:
                     if ch.isalnum() or ch == "_":
                         continue
                 for gid in starts:
-                    entries = found.get(gid)
-                    if entries is None:
-                        found[gid] = [(start, -stop, True)]
-                    else:
-                        entries.append((start, -stop, True))
+                    found[gid].append((start, -stop, True))
                 if not gids:
                     continue
                 right_ok = True
@@ -257,11 +249,7 @@ class Scanner:
                     right_ok = not (ch.isalnum() or ch == "_")
                 entry = (start, -stop, right_ok)
                 for gid in gids:
-                    entries = found.get(gid)
-                    if entries is None:
-                        found[gid] = [entry]
-                    else:
-                        entries.append(entry)
+                    found[gid].append(entry)
         return NoteHits(found, SPECIAL_CASE.search(text) is not None)
 
 
