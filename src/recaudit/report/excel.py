@@ -21,27 +21,32 @@ import shutil
 import tempfile
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 from weakref import WeakKeyDictionary
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
+from lxml.etree import xmlfile
 from openpyxl import Workbook
 from openpyxl.cell import Cell
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 from openpyxl.chart import BarChart, Reference
+from openpyxl.compat import safe_string
 from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, NamedStyle, PatternFill
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet._writer import WorksheetWriter, create_temporary_file
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
 from openpyxl.writer.excel import ExcelWriter
+from openpyxl.xml.constants import SHEET_MAIN_NS
 
 from recaudit import __version__
 from recaudit.audit import Audit, InputSummary, team_key, worker_key
@@ -64,7 +69,7 @@ OUTCOME_LABELS = {
 }
 
 # --------------------------------------------------------------------------------------
-# The choke point: every value goes through `make_cell`.
+# The choke point: what a value becomes in a cell.
 # --------------------------------------------------------------------------------------
 
 # A cell whose text begins with one of these is a formula (or becomes one when edited or
@@ -79,6 +84,10 @@ FORMULA_TRIGGERS = (
 # openpyxl raises on the controls and lxml on the rest, so they are removed.
 _ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
+# Text of at most this many characters fits a cell whatever they are (each is at most two
+# UTF-16 units), so only longer text needs counting.
+_ALWAYS_FITS = EXCEL_MAX_CELL_CHARS // 2
+
 
 def _utf16_len(text: str) -> int:
     # Excel's limit counts UTF-16 code units: an emoji is two.
@@ -91,8 +100,10 @@ def truncation_mark(total: int) -> str:
 
 def clean_text(text: str) -> str:
     """Text Excel can hold: illegal characters removed, over-long text cut *and marked*."""
-    text = _ILLEGAL.sub("", text)
-    if _utf16_len(text) <= EXCEL_MAX_CELL_CHARS:
+    # Fast path first: almost every cell holds short text without control characters.
+    if _ILLEGAL.search(text) is not None:
+        text = _ILLEGAL.sub("", text)
+    if len(text) <= _ALWAYS_FITS or _utf16_len(text) <= EXCEL_MAX_CELL_CHARS:
         return text
     mark = truncation_mark(len(text))
     budget = EXCEL_MAX_CELL_CHARS - _utf16_len(mark)
@@ -106,38 +117,17 @@ def clean_text(text: str) -> str:
     return "".join(kept) + mark
 
 
-def make_cell(sheet: WriteOnlyWorksheet, value: Any, style: str | None = None) -> Cell | None:
-    """The one place any value enters the workbook.
+def safe_text(text: str) -> tuple[str, bool]:
+    """The text a cell holds, and whether it needs Excel's quote prefix: text starting with
+    a formula trigger gets one, so it stays text when a user edits the cell or exports it
+    to CSV. (Text is always stored as a string, never as a formula, either way.)"""
+    text = clean_text(text)
+    return text, text.startswith(FORMULA_TRIGGERS)
 
-    Strings are always stored as text (data type "s"), so `=HYPERLINK(...)` or `#N/A` in a
-    note is shown, never evaluated; text starting with a formula trigger also gets Excel's
-    quote prefix so it stays text when a user edits the cell or exports it to CSV.
-    `None` stays an empty cell (none is written: the column's style covers it).
-    """
-    if value is None:
-        return None
-    arrays = _STYLE_ARRAYS.get(sheet.parent, {})
-    cell = Cell(sheet, row=1, column=1, style_array=arrays.get(style) if style else None)
-    if isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value)):
-        cell.value = value
-        return cell
-    if isinstance(value, dt.date):
-        cell.value = value
-        return cell
-    if isinstance(value, Highlight):
-        rich = value.rich_text()
-        if rich is not None:
-            cell.value = rich
-            cell.data_type = "s"
-            cell.quotePrefix = str(rich).startswith(FORMULA_TRIGGERS)
-            return cell
-        value = value.text
-    text = clean_text(value if isinstance(value, str) else str(value))
-    cell.value = text
-    cell.data_type = "s"
-    if text.startswith(FORMULA_TRIGGERS):
-        cell.quotePrefix = True
-    return cell
+
+def is_number(value: Any) -> bool:
+    """Stored as a number: booleans and finite ints and floats (NaN and ∞ become text)."""
+    return isinstance(value, bool) or (isinstance(value, int | float) and math.isfinite(value))
 
 
 _BOLD = InlineFont(b=True)
@@ -151,20 +141,225 @@ class Highlight:
     start: int
     end: int
 
-    def rich_text(self) -> CellRichText | None:
-        """Bold span as rich text; None when the span is unusable or the text too long
-        (then the plain text goes through `clean_text`, mark and all)."""
+    def pieces(self) -> tuple[str, str, str] | None:
+        """(before, span, after), cleaned; None when the span is unusable or the text too
+        long (then the plain text goes through `clean_text`, mark and all)."""
         if not 0 <= self.start < self.end <= len(self.text):
             return None
-        parts = [
+        before, span, after = (
             _ILLEGAL.sub("", piece)
             for piece in (self.text[: self.start], self.text[self.start : self.end],
                           self.text[self.end :])
-        ]  # fmt: skip
-        if _utf16_len("".join(parts)) > EXCEL_MAX_CELL_CHARS:
+        )  # fmt: skip
+        if _utf16_len(before + span + after) > EXCEL_MAX_CELL_CHARS:
             return None
-        before, span, after = parts
+        return before, span, after
+
+    def rich_text(self) -> CellRichText | None:
+        """The bold span as openpyxl rich text (see `pieces`)."""
+        pieces = self.pieces()
+        if pieces is None:
+            return None
+        before, span, after = pieces
         return CellRichText(*(p for p in (before, TextBlock(_BOLD, span), after) if p))
+
+
+def make_cell(sheet: WriteOnlyWorksheet, value: Any, style: str | None = None) -> Cell | None:
+    """A value as an openpyxl cell, by the rules every cell of the workbook follows.
+
+    Strings are always stored as text (data type "s"), so `=HYPERLINK(...)` or `#N/A` in a
+    note is shown, never evaluated; text starting with a formula trigger also gets Excel's
+    quote prefix (`safe_text`). `None` stays an empty cell (none is written: the column's
+    style covers it). The workbook's own sheets encode the same rules straight to XML
+    (`RowWriter`); this is the cell-object form of them.
+    """
+    if value is None:
+        return None
+    arrays = _STYLE_ARRAYS.get(sheet.parent, {})
+    cell = Cell(sheet, row=1, column=1, style_array=arrays.get(style) if style else None)
+    if is_number(value) or isinstance(value, dt.date):
+        cell.value = value
+        return cell
+    if isinstance(value, Highlight):
+        rich = value.rich_text()
+        if rich is not None:
+            cell.value = rich
+            cell.data_type = "s"
+            cell.quotePrefix = str(rich).startswith(FORMULA_TRIGGERS)
+            return cell
+        value = value.text
+    text, quote = safe_text(value if isinstance(value, str) else str(value))
+    cell.value = text
+    cell.data_type = "s"
+    if quote:
+        cell.quotePrefix = True
+    return cell
+
+
+# --------------------------------------------------------------------------------------
+# Streaming rows as SpreadsheetML: openpyxl builds an XML element per cell, which costs
+# ~40 µs a cell; a sheet of findings has hundreds of thousands of cells. Rows are encoded
+# here as text (the same elements openpyxl writes for the same cells), and openpyxl writes
+# everything around them: columns, panes, tables, validations, formats and charts.
+# --------------------------------------------------------------------------------------
+
+
+def _xml_text(text: str) -> str:
+    # What lxml escapes in text content; a CR would be read back as LF unless escaped.
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    return text
+
+
+def _t(text: str) -> str:
+    """A `<t>` element; leading or trailing blanks are kept (as openpyxl marks them)."""
+    if text[:1].isspace() or text[-1:].isspace():
+        return f'<t xml:space="preserve">{_xml_text(text)}</t>'
+    return f"<t>{_xml_text(text)}</t>"
+
+
+def _rich_runs(before: str, span: str, after: str) -> str:
+    runs = [f"<r>{_t(before)}</r>"] if before else []
+    runs.append(f'<r><rPr><b val="1"/></rPr>{_t(span)}</r>')
+    if after:
+        runs.append(f"<r>{_t(after)}</r>")
+    return "".join(runs)
+
+
+class _SheetFile(WorksheetWriter):
+    """openpyxl's worksheet writer, streaming into a file object that `StreamedSheet` also
+    writes its encoded rows to (lxml's buffer is flushed first, so the order holds)."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet) -> None:
+        path = create_temporary_file()  # openpyxl's: removed after saving, or at exit
+        self.handle = open(path, "wb")  # noqa: SIM115 (closed in `close`)
+        super().__init__(sheet, out=path)
+
+    def get_stream(self) -> Generator[Any, Any, None]:
+        # As openpyxl's own, but into `self.handle` rather than a file lxml opens itself.
+        with xmlfile(self.handle) as xf, xf.element("worksheet", xmlns=SHEET_MAIN_NS):
+            try:
+                while True:
+                    element = yield
+                    if element is True:
+                        yield xf
+                    elif element is not None:
+                        xf.write(element)
+            except GeneratorExit:
+                pass
+
+    def close(self) -> None:
+        super().close()
+        self.handle.close()
+
+
+class StreamedSheet(WriteOnlyWorksheet):
+    """A write-only sheet whose rows arrive as encoded `<row>` elements (`RowWriter`)."""
+
+    def _get_writer(self) -> None:
+        if self._writer is None:
+            self._writer = _SheetFile(self)
+            self._writer.write_top()
+
+    def _write_rows(self) -> Generator[None, bytes, None]:
+        writer = self._writer
+        xf = writer.xf.send(True)
+        with xf.element("sheetData"):
+            xf.flush()
+            write = writer.handle.write
+            try:
+                while True:
+                    write((yield))
+            except GeneratorExit:
+                pass
+        writer.xf.send(None)
+
+    def append(self, row: Any) -> None:
+        raise TypeError("rows of a StreamedSheet are written by a RowWriter")
+
+    def append_encoded(self, row: bytes) -> None:
+        if self._rows is None:
+            self._get_writer()
+            self._rows = self._write_rows()
+            next(self._rows)
+        self._rows.send(row)
+
+
+def new_sheet(book: Workbook, title: str) -> StreamedSheet:
+    sheet = StreamedSheet(parent=book, title=title)
+    book._add_sheet(sheet)  # what `create_sheet` does with the sheets it makes
+    return sheet
+
+
+class RowWriter:
+    """Appends rows of (value, style) pairs to a `StreamedSheet`, by `make_cell`'s rules:
+    numbers and dates as numbers, everything else as cleaned inline text (never a formula),
+    quote-prefixed when it starts with a formula trigger; `None` writes no cell."""
+
+    def __init__(self, sheet: StreamedSheet) -> None:
+        self.sheet = sheet
+        self.row = 0  # rows written so far (= the last row's number)
+        self._epoch = sheet.parent.epoch
+        self._letters: list[str] = []
+        self._styles: dict[tuple[str | None, Any], str] = {}
+
+    def append(self, cells: Iterable[tuple[Any, str | None]]) -> int:
+        self.row += 1
+        row = self.row
+        letters = self._letters
+        parts = [f'<row r="{row}">']
+        for index, (value, style) in enumerate(cells):
+            if value is None:
+                continue
+            if index >= len(letters):
+                letters.extend(get_column_letter(i + 1) for i in range(len(letters), index + 1))
+            parts.append(self._cell(f"{letters[index]}{row}", value, style))
+        parts.append("</row>")
+        self.sheet.append_encoded("".join(parts).encode("utf-8"))
+        return row
+
+    def _cell(self, ref: str, value: Any, style: str | None) -> str:
+        if type(value) is str:  # the common case first
+            text, quote = safe_text(value)
+        elif is_number(value):
+            kind = "b" if isinstance(value, bool) else "n"
+            return f'<c r="{ref}"{self._style(style)} t="{kind}"><v>{safe_string(value)}</v></c>'
+        elif isinstance(value, dt.date):
+            serial = safe_string(to_excel(value, self._epoch))
+            return f'<c r="{ref}"{self._style(style, value)} t="n"><v>{serial}</v></c>'
+        elif isinstance(value, Highlight) and (pieces := value.pieces()) is not None:
+            quote = "".join(pieces).startswith(FORMULA_TRIGGERS)
+            runs = _rich_runs(*pieces)
+            return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"><is>{runs}</is></c>'
+        else:
+            plain = value.text if isinstance(value, Highlight) else str(value)
+            text, quote = safe_text(plain)
+        if not text:
+            return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"/>'
+        return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"><is>{_t(text)}</is></c>'
+
+    def _style(self, style: str | None, variant: Any = False) -> str:
+        """The cell's `s` attribute: the named style, with the quote prefix when `variant`
+        is True, or as openpyxl adjusts it for a date `variant` (a date format if the style
+        has none). Found once per sheet by asking openpyxl for the same cell's style."""
+        key = (style, type(variant) if isinstance(variant, dt.date) else variant)
+        attr = self._styles.get(key)
+        if attr is None:
+            arrays = _STYLE_ARRAYS.get(self.sheet.parent, {})
+            cell = Cell(self.sheet, style_array=arrays.get(style) if style else None)
+            if isinstance(variant, dt.date):
+                cell.value = variant
+            elif variant:
+                cell.quotePrefix = True
+            attr = f' s="{cell.style_id}"' if cell.has_style else ""
+            self._styles[key] = attr
+        return attr
 
 
 # --------------------------------------------------------------------------------------
@@ -302,8 +497,13 @@ class Column:
 
 @dataclass
 class Part:
-    sheet: WriteOnlyWorksheet
-    rows: int = 1  # rows written so far, the header included (= the last row's number)
+    sheet: StreamedSheet
+    out: RowWriter
+
+    @property
+    def rows(self) -> int:
+        """Rows written so far, the header included (= the last row's number)."""
+        return self.out.row
 
 
 Finisher = Callable[[WriteOnlyWorksheet, int, int], None]
@@ -334,13 +534,14 @@ class SeriesSheet:
         self.max_rows = max_rows
         self.freeze = freeze
         self.finisher = finish
+        self.styles = tuple(c.style for c in self.columns)
         self.parts: list[Part] = []
         self._new_part()
 
     def _new_part(self) -> None:
         number = len(self.parts) + 1
         title = self.title if number == 1 else f"{self.title} ({number})"
-        sheet = self.book.create_sheet(title)
+        sheet = new_sheet(self.book, title)
         for index, column in enumerate(self.columns, start=1):
             dimension = sheet.column_dimensions[get_column_letter(index)]
             dimension.width = column.width
@@ -350,8 +551,9 @@ class SeriesSheet:
             if look is not None:
                 dimension.alignment, dimension.number_format = look
         sheet.freeze_panes = self.freeze
-        sheet.append([make_cell(sheet, c.header, S_HEAD) for c in self.columns])
-        self.parts.append(Part(sheet))
+        out = RowWriter(sheet)
+        out.append((c.header, S_HEAD) for c in self.columns)
+        self.parts.append(Part(sheet, out))
 
     def append(self, values: Sequence[Any]) -> None:
         part = self.parts[-1]
@@ -359,11 +561,7 @@ class SeriesSheet:
             self._finish(part, len(self.parts))
             self._new_part()
             part = self.parts[-1]
-        sheet = part.sheet
-        sheet.append(
-            [make_cell(sheet, v, c.style) for v, c in zip(values, self.columns, strict=True)]
-        )
-        part.rows += 1
+        part.out.append(zip(values, self.styles, strict=True))
 
     def _finish(self, part: Part, number: int) -> None:
         if self.finisher:
@@ -492,17 +690,11 @@ def worker_book(audit: Audit, worker: str, share: WorkerShare) -> BookData:
 # --------------------------------------------------------------------------------------
 
 
-class _Rows:
-    """Appends free-form rows to a write-only sheet and remembers the row number."""
-
-    def __init__(self, sheet: WriteOnlyWorksheet) -> None:
-        self.sheet = sheet
-        self.row = 0
+class _Rows(RowWriter):
+    """Appends free-form rows (value, style pairs) and remembers the row number."""
 
     def add(self, *cells: tuple[Any, str | None]) -> int:
-        self.sheet.append([make_cell(self.sheet, value, style) for value, style in cells])
-        self.row += 1
-        return self.row
+        return self.append(cells)
 
     def heads(self, *headers: str) -> int:
         return self.add(*((h, S_HEAD) for h in headers))
@@ -530,7 +722,7 @@ def _run_metadata(data: BookData) -> list[tuple[str, Any]]:
 
 
 def write_summary(book: Workbook, data: BookData, bands: RagBands) -> None:
-    sheet = book.create_sheet("Summary")
+    sheet = new_sheet(book, "Summary")
     widths = (30, 34, 13, 10, 10, 10, 15, 14, 11, 12)
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
