@@ -55,6 +55,7 @@ from recaudit.records import Rejection
 from recaudit.report.filenames import unique_filenames
 from recaudit.results import Evidence, RecordResult, RuleResult
 from recaudit.rulepack import Pack
+from recaudit.rulepack.schema import RuleBase
 from recaudit.scoring import RuleTally, Tally, grade
 from recaudit.store import decode_result, encode_result
 
@@ -151,7 +152,8 @@ class Highlight:
             for piece in (self.text[: self.start], self.text[self.start : self.end],
                           self.text[self.end :])
         )  # fmt: skip
-        if _utf16_len(before + span + after) > EXCEL_MAX_CELL_CHARS:
+        total = len(before) + len(span) + len(after)
+        if total > _ALWAYS_FITS and _utf16_len(before + span + after) > EXCEL_MAX_CELL_CHARS:
             return None
         return before, span, after
 
@@ -307,49 +309,62 @@ class RowWriter:
         self.row = 0  # rows written so far (= the last row's number)
         self._epoch = sheet.parent.epoch
         self._letters: list[str] = []
-        self._styles: dict[tuple[str | None, Any], str] = {}
+        # `s` attributes by style name: plain, quote-prefixed, and for dates by type.
+        self._plain: dict[str | None, str] = {}
+        self._quoted: dict[str | None, str] = {}
+        self._dated: dict[tuple[str | None, type], str] = {}
 
     def append(self, cells: Iterable[tuple[Any, str | None]]) -> int:
-        self.row += 1
-        row = self.row
+        self.row = row = self.row + 1
         letters = self._letters
         parts = [f'<row r="{row}">']
+        add = parts.append
         for index, (value, style) in enumerate(cells):
             if value is None:
                 continue
             if index >= len(letters):
                 letters.extend(get_column_letter(i + 1) for i in range(len(letters), index + 1))
-            parts.append(self._cell(f"{letters[index]}{row}", value, style))
-        parts.append("</row>")
+            if type(value) is str:  # the common case, kept inline
+                text, quote = safe_text(value)
+                attr = (self._quoted if quote else self._plain).get(style)
+                if attr is None:
+                    attr = self._style(style, quote)
+                if text:
+                    add(f'<c r="{letters[index]}{row}"{attr} t="inlineStr"><is>{_t(text)}</is></c>')
+                else:
+                    add(f'<c r="{letters[index]}{row}"{attr} t="inlineStr"/>')
+            else:
+                add(self._other(f"{letters[index]}{row}", value, style))
+        add("</row>")
         self.sheet.append_encoded("".join(parts).encode("utf-8"))
         return row
 
-    def _cell(self, ref: str, value: Any, style: str | None) -> str:
-        if type(value) is str:  # the common case first
-            text, quote = safe_text(value)
-        elif is_number(value):
+    def _other(self, ref: str, value: Any, style: str | None) -> str:
+        if is_number(value):
             kind = "b" if isinstance(value, bool) else "n"
             return f'<c r="{ref}"{self._style(style)} t="{kind}"><v>{safe_string(value)}</v></c>'
-        elif isinstance(value, dt.date):
+        if isinstance(value, dt.date):
             serial = safe_string(to_excel(value, self._epoch))
             return f'<c r="{ref}"{self._style(style, value)} t="n"><v>{serial}</v></c>'
-        elif isinstance(value, Highlight) and (pieces := value.pieces()) is not None:
+        if isinstance(value, Highlight) and (pieces := value.pieces()) is not None:
             quote = "".join(pieces).startswith(FORMULA_TRIGGERS)
             runs = _rich_runs(*pieces)
             return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"><is>{runs}</is></c>'
-        else:
-            plain = value.text if isinstance(value, Highlight) else str(value)
-            text, quote = safe_text(plain)
+        text, quote = safe_text(value.text if isinstance(value, Highlight) else str(value))
         if not text:
             return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"/>'
         return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"><is>{_t(text)}</is></c>'
 
-    def _style(self, style: str | None, variant: Any = False) -> str:
+    def _style(self, style: str | None, variant: bool | dt.date = False) -> str:
         """The cell's `s` attribute: the named style, with the quote prefix when `variant`
         is True, or as openpyxl adjusts it for a date `variant` (a date format if the style
         has none). Found once per sheet by asking openpyxl for the same cell's style."""
-        key = (style, type(variant) if isinstance(variant, dt.date) else variant)
-        attr = self._styles.get(key)
+        if isinstance(variant, dt.date):
+            cache: dict[Any, str] = self._dated
+            key: Any = (style, type(variant))
+        else:
+            cache, key = (self._quoted if variant else self._plain), style
+        attr = cache.get(key)
         if attr is None:
             arrays = _STYLE_ARRAYS.get(self.sheet.parent, {})
             cell = Cell(self.sheet, style_array=arrays.get(style) if style else None)
@@ -357,8 +372,7 @@ class RowWriter:
                 cell.value = variant
             elif variant:
                 cell.quotePrefix = True
-            attr = f' s="{cell.style_id}"' if cell.has_style else ""
-            self._styles[key] = attr
+            attr = cache[key] = f' s="{cell.style_id}"' if cell.has_style else ""
         return attr
 
 
@@ -571,9 +585,14 @@ class SeriesSheet:
         self._finish(self.parts[-1], len(self.parts))
 
     def column_ref(self, header: str, last_row: int) -> str:
-        index = next(i for i, c in enumerate(self.columns, 1) if c.header == header)
-        letter = get_column_letter(index)
-        return f"{letter}2:{letter}{max(last_row, 2)}"
+        return column_ref(self.columns, header, last_row)
+
+
+def column_ref(columns: Sequence[Column], header: str, last_row: int) -> str:
+    """The data cells of one column: row 2 to `last_row` (at least one row)."""
+    index = next(i for i, c in enumerate(columns, 1) if c.header == header)
+    letter = get_column_letter(index)
+    return f"{letter}2:{letter}{max(last_row, 2)}"
 
 
 # --------------------------------------------------------------------------------------
@@ -854,8 +873,7 @@ def _compliance(tally: Tally, rule_id: str) -> float | None:
     return rule.compliance if rule else None
 
 
-def write_records(book: Workbook, data: BookData, max_rows: int) -> None:
-    rules = data.pack.rules
+def records_series(book: Workbook, rules: Sequence[RuleBase], max_rows: int) -> SeriesSheet:
     columns = [
         Column("Record", 16),
         Column("Source", 22),
@@ -874,22 +892,21 @@ def write_records(book: Workbook, data: BookData, max_rows: int) -> None:
             add_label_formats(sheet, f"H2:{last_col}{max(last_row, 2)}", labels)
         sheet.auto_filter.ref = f"A1:{last_col}{max(last_row, 2)}"
 
-    series = SeriesSheet(book, "Records", columns, max_rows=max_rows, freeze="B2", finish=finish)
-    for record in data.records():
-        outcomes = {r.rule_id: OUTCOME_LABELS[r.outcome] for r in record.results}
-        series.append(
-            [
-                record.record_id,
-                record.source,
-                worker_key(record.worker),
-                team_key(record.team),
-                record.case_type,
-                record.score,
-                record.grade or "n/a",
-                *(outcomes.get(rule.id) for rule in rules),
-            ]
-        )
-    series.close()
+    return SeriesSheet(book, "Records", columns, max_rows=max_rows, freeze="B2", finish=finish)
+
+
+def _record_row(record: RecordResult, rules: Sequence[RuleBase]) -> list[Any]:
+    outcomes = {r.rule_id: OUTCOME_LABELS[r.outcome] for r in record.results}
+    return [
+        record.record_id,
+        record.source,
+        worker_key(record.worker),
+        team_key(record.team),
+        record.case_type,
+        record.score,
+        record.grade or "n/a",
+        *(outcomes.get(rule.id) for rule in rules),
+    ]
 
 
 FINDINGS_COLUMNS = (
@@ -951,8 +968,7 @@ def _finding_row(record: RecordResult, result: RuleResult, title: str) -> list[A
     ]
 
 
-def write_findings(book: Workbook, data: BookData, max_rows: int) -> None:
-    titles = {rule.id: rule.title for rule in data.pack.rules}
+def findings_series(book: Workbook, max_rows: int) -> SeriesSheet:
     columns = FINDINGS_COLUMNS
     headers = [c.header for c in columns]
     last_col = get_column_letter(len(columns))
@@ -972,7 +988,8 @@ def write_findings(book: Workbook, data: BookData, max_rows: int) -> None:
             # openpyxl warns that write-only tables need their columns given: they are.
             warnings.filterwarnings("ignore", "In write-only mode", UserWarning)
             sheet.add_table(table)
-        agrees = series.column_ref("Auditor agrees?", last_row)
+        # One validation and one format for the whole column, not one per row.
+        agrees = column_ref(columns, "Auditor agrees?", last_row)
         validation = DataValidation(
             type="list",
             formula1='"' + ",".join(AUDITOR_CHOICES) + '"',
@@ -986,15 +1003,34 @@ def write_findings(book: Workbook, data: BookData, max_rows: int) -> None:
         )
         validation.add(agrees)
         sheet.data_validations.append(validation)
-        add_label_formats(sheet, series.column_ref("Outcome", last_row), OUTCOME_RAG)
+        add_label_formats(sheet, column_ref(columns, "Outcome", last_row), OUTCOME_RAG)
 
-    series = SeriesSheet(book, "Findings", columns, max_rows=max_rows, finish=finish)
+    return SeriesSheet(book, "Findings", columns, max_rows=max_rows, finish=finish)
+
+
+def write_record_sheets(book: Workbook, data: BookData, max_rows: int) -> None:
+    """Records (one row per record) and Findings (one per applicable rule), filled in
+    one pass: each pass over the disk-backed records decodes every one of them."""
+    rules = data.pack.rules
+    titles = {rule.id: rule.title for rule in rules}
+    records = records_series(book, rules, max_rows)
+    findings = findings_series(book, max_rows)
     for record in data.records():
+        records.append(_record_row(record, rules))
         for result in record.results:
-            if result.outcome == "not_applicable":
-                continue
-            series.append(_finding_row(record, result, titles.get(result.rule_id, "")))
-    series.close()
+            if result.outcome != "not_applicable":
+                findings.append(_finding_row(record, result, titles.get(result.rule_id, "")))
+    records.close()
+    findings.close()
+    _keep_in_order(book, [*records.parts, *findings.parts])
+
+
+def _keep_in_order(book: Workbook, parts: Sequence[Part]) -> None:
+    """Continuation sheets of two series filled side by side were added as they were
+    needed ("Records", "Findings", "Records (2)", …): put each series' parts together."""
+    start = book.index(parts[0].sheet)
+    for position, part in enumerate(parts, start=start):
+        book.move_sheet(part.sheet.title, position - book.index(part.sheet))
 
 
 def write_rejected(book: Workbook, data: BookData, max_rows: int) -> None:
@@ -1111,8 +1147,7 @@ def build_workbook(data: BookData, path: Path, *, max_rows: int = EXCEL_MAX_ROWS
     write_summary(book, data, bands)
     write_groups(book, "By team", "Team", data.teams, data.pack, bands, max_rows)
     write_groups(book, "By worker", "Worker", data.workers, data.pack, bands, max_rows)
-    write_records(book, data, max_rows)
-    write_findings(book, data, max_rows)
+    write_record_sheets(book, data, max_rows)
     write_rejected(book, data, max_rows)
     write_rules(book, data.pack, max_rows)
     if data.privacy:
