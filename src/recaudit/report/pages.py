@@ -9,13 +9,14 @@ is escaped by the template engine.
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import quote
 
 from recaudit import __version__
@@ -23,9 +24,11 @@ from recaudit.audit import NO_TEAM, UNALLOCATED, Audit, team_key, worker_key
 from recaudit.privacy import IdentifierFinding
 from recaudit.report.filenames import unique_filenames
 from recaudit.report.i18n import Formatter
+from recaudit.report.spool import with_lines
 from recaudit.results import Evidence, RecordResult, RuleResult
 from recaudit.rulepack.schema import RuleBase
 from recaudit.scoring import Tally
+from recaudit.store import decode_result, encode_result
 
 WORKERS_DIR = "workers"
 TEAMS_DIR = "teams"
@@ -241,6 +244,32 @@ class Pages:
 # --- building -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class MemoFormatter(Formatter):
+    """A `Formatter` that formats each distinct value once. Pages repeat the same few
+    scores, counts and note dates thousands of times, and each Babel call costs ~50 µs."""
+
+    memo: dict[tuple[str, type, object], str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def _once(self, kind: str, value: object, format: Callable[[Any], str]) -> str:
+        key = (kind, type(value), value)
+        text = self.memo.get(key)
+        if text is None:
+            text = self.memo[key] = format(value)
+        return text
+
+    def number(self, value: float | None) -> str:
+        return self._once("number", value, super().number)
+
+    def percent(self, value: float | None) -> str:
+        return self._once("percent", value, super().percent)
+
+    def date(self, value: dt.date | None) -> str:
+        return self._once("date", value, super().date)
+
+
 def rule_rows(rules: Iterable[RuleBase], tally: Tally, fmt: Formatter) -> tuple[RuleRow, ...]:
     rows = []
     for index, rule in enumerate(r for r in rules if r.id in tally.rules):
@@ -342,7 +371,16 @@ def outcome(result: RuleResult, rule: RuleBase | None, fmt: Formatter) -> Outcom
     )
 
 
-def record_view(index: int, record: RecordResult, audit: Audit, fmt: Formatter) -> RecordView:
+def record_view(
+    index: int,
+    record: RecordResult,
+    audit: Audit,
+    fmt: Formatter,
+    rules: Mapping[str, RuleBase] | None = None,
+) -> RecordView:
+    """One record's section of its worker's page (`rules`: the pack's rules by id)."""
+    if rules is None:
+        rules = {rule.id: rule for rule in audit.pack.rules}
     return RecordView(
         anchor=f"record-{index}",
         record_id=record.record_id,
@@ -351,7 +389,7 @@ def record_view(index: int, record: RecordResult, audit: Audit, fmt: Formatter) 
         source=record.source,
         score=fmt.percent(record.score),
         grade=record.grade,
-        outcomes=tuple(outcome(r, audit.pack.rule(r.rule_id), fmt) for r in record.results),
+        outcomes=tuple(outcome(r, rules.get(r.rule_id), fmt) for r in record.results),
     )
 
 
@@ -396,9 +434,10 @@ class RecordSpool:
     def _path(self, slot: int) -> Path:
         return self.folder / f"{slot}.jsonl"
 
-    def add(self, slot: int, record: RecordResult) -> None:
+    def add(self, slot: int, record: RecordResult, line: bytes | None = None) -> None:
+        """Append `record` to its slot's file (`line`: its JSON line, when already encoded)."""
         handle = self._open.pop(slot, None) or self._path(slot).open("ab")
-        handle.write(record.model_dump_json().encode("utf-8") + b"\n")
+        handle.write((encode_result(record) if line is None else line) + b"\n")
         self._open[slot] = handle
         if len(self._open) > self.OPEN_FILES:
             self._open.popitem(last=False)[1].close()
@@ -413,12 +452,14 @@ class RecordSpool:
             return
         with path.open("rb") as handle:
             for line in handle:
-                yield RecordResult.model_validate_json(line)
+                yield decode_result(line)
 
 
 @contextmanager
 def build_pages(audit: Audit, fmt: Formatter) -> Iterator[Pages]:
     """Every page's data, from one pass over the audited records."""
+    fmt = MemoFormatter(fmt.lang)
+    rules = {rule.id: rule for rule in audit.pack.rules}
     worker_files = unique_filenames(audit.workers)
     team_files = unique_filenames(audit.teams)
     slots = {key: slot for slot, key in enumerate(audit.workers)}
@@ -427,11 +468,11 @@ def build_pages(audit: Audit, fmt: Formatter) -> Iterator[Pages]:
     with tempfile.TemporaryDirectory(prefix="recaudit-html-") as folder:
         spool = RecordSpool(Path(folder))
         try:
-            for record in audit.records:
+            for record, line in with_lines(audit.records):
                 worker, team = worker_key(record.worker), team_key(record.team)
                 worker_teams.setdefault(worker, set()).add(team)
                 team_workers.setdefault(team, set()).add(worker)
-                spool.add(slots[worker], record)
+                spool.add(slots[worker], record, line)
         finally:
             spool.close()
 
@@ -489,7 +530,7 @@ def build_pages(audit: Audit, fmt: Formatter) -> Iterator[Pages]:
                     teams=tuple(_relative(team_rows[t]) for t in sorted(worker_teams.get(key, ()))),
                     summary=summary(audit, tally, fmt),
                     records=tuple(
-                        record_view(i, r, audit, fmt)
+                        record_view(i, r, audit, fmt, rules)
                         for i, r in enumerate(spool.records(slots[key]), start=1)
                     ),
                     meta=the_meta,

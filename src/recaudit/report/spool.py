@@ -1,0 +1,24 @@
+"""Records with their stored JSON lines, for reports that regroup records on disk.
+
+Per-worker pages and workbooks spool each worker's records to their own file. A
+disk-backed store (`recaudit.store.Store`) already holds every record as one JSON line;
+handing that line on saves encoding each record a second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from recaudit.results import RecordResult
+from recaudit.store import decode_result, encode_result
+
+
+def with_lines(records: Iterable[RecordResult]) -> Iterator[tuple[RecordResult, bytes]]:
+    """Each record and its JSON line (no newline), in order; works on a store or a list."""
+    encoded = getattr(records, "encoded", None)
+    if callable(encoded):
+        for line in encoded():
+            yield decode_result(line), line
+    else:
+        for record in records:
+            yield record, encode_result(record)
