@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import quote
 
 from recaudit import __version__
@@ -170,8 +170,12 @@ class Overview:
     grade_bands: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
-class Finding:
+# A worker's records, their outcomes, evidence and cues are many (tens of thousands on a
+# large audit): named tuples, which are as immutable as the frozen dataclasses above and
+# several times cheaper to build.
+
+
+class Finding(NamedTuple):
     """One piece of evidence: the sentence cut around the matched span."""
 
     note_id: str
@@ -181,15 +185,13 @@ class Finding:
     after: str
 
 
-@dataclass(frozen=True)
-class Cue:
+class Cue(NamedTuple):
     category: str
     text: str
     note_id: str
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     rule_id: str
     title: str
     outcome: str  # met | partial | not_met | not_applicable (the template labels it)
@@ -200,8 +202,7 @@ class Outcome:
     references: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class RecordView:
+class RecordView(NamedTuple):
     anchor: str
     record_id: str
     case_type: str
