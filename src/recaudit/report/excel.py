@@ -4,12 +4,15 @@ Sheets: Summary (run metadata, service score, per-rule table with RAG colour *an
 chart), By team, By worker, Records, Findings (an Excel Table with moderation columns),
 Rejected, Rules, and Privacy (only when the anonymisation guard found something).
 
-Safety: every value enters the workbook through `make_cell`, the one choke point that
-writes record text as text (never a formula), strips characters Excel cannot hold and marks
-text cut at Excel's cell limit. Memory: openpyxl's write-only mode streams rows to disk, and
-records are read by iterating `audit.records` (never indexed), so large audits stay flat.
-Determinism: the workbook's dates come from the audit and the zip entries carry a fixed
-timestamp, so the same audit gives the same bytes.
+Safety: every value enters the workbook by the rules of one choke point (`safe_text`, used
+by `RowWriter` for every row and by `make_cell`): record text is written as text (never a
+formula), quote-prefixed when it starts like one, stripped of characters Excel cannot hold
+and marked where cut at Excel's cell limit. Memory: openpyxl's write-only mode streams
+sheets to disk, and records are read by iterating `audit.records` (never indexed), once for
+Records and Findings together, so large audits stay flat. Speed: rows are encoded as
+SpreadsheetML text by `RowWriter` (openpyxl builds an XML element per cell, ~10x slower);
+openpyxl still writes everything else. Determinism: the workbook's dates come from the
+audit and the zip entries carry a fixed timestamp, so the same audit gives the same bytes.
 """
 
 from __future__ import annotations
@@ -53,11 +56,12 @@ from recaudit.audit import Audit, InputSummary, team_key, worker_key
 from recaudit.privacy import IdentifierFinding
 from recaudit.records import Rejection
 from recaudit.report.filenames import unique_filenames
+from recaudit.report.spool import with_lines
 from recaudit.results import Evidence, RecordResult, RuleResult
 from recaudit.rulepack import Pack
 from recaudit.rulepack.schema import RuleBase
 from recaudit.scoring import RuleTally, Tally, grade
-from recaudit.store import decode_result, encode_result
+from recaudit.store import decode_result
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_CELL_CHARS = 32_767
@@ -668,7 +672,7 @@ def split_by_worker(audit: Audit, folder: Path) -> dict[str, WorkerShare]:
             flagged.setdefault(finding.record_id, []).append(finding)
     handles: OrderedDict[str, IO[bytes]] = OrderedDict()
     try:
-        for record in audit.records:
+        for record, line in with_lines(audit.records):
             worker = worker_key(record.worker)
             share = shares[worker]
             share.teams.setdefault(team_key(record.team), Tally(audit.pack.weights)).add(
@@ -677,7 +681,7 @@ def split_by_worker(audit: Audit, folder: Path) -> dict[str, WorkerShare]:
             share.privacy += flagged.get(record.record_id, [])
             handle = handles.pop(worker, None) or share.path.open("ab")
             handles[worker] = handle
-            handle.write(encode_result(record) + b"\n")
+            handle.write(line + b"\n")
             if len(handles) > _OPEN_SPOOLS:
                 handles.popitem(last=False)[1].close()
     finally:

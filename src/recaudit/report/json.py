@@ -8,6 +8,7 @@ Records are streamed to the file one by one.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,19 @@ def record_dict(record: RecordResult) -> dict[str, Any]:
     return record.model_dump(mode="json")
 
 
+def _record_dicts(records: Iterable[RecordResult]) -> Iterator[dict[str, Any]]:
+    """`record_dict` of each record. A disk-backed store holds each record as the JSON of
+    that same dict (pydantic's JSON mode), so its lines are parsed rather than validated
+    into models and dumped again: the same dicts at a fraction of the cost."""
+    encoded = getattr(records, "encoded", None)
+    if callable(encoded):
+        for line in encoded():
+            yield json.loads(line)
+    else:
+        for record in records:
+            yield record_dict(record)
+
+
 def write_json(audit: Audit, path: Path) -> Path:
     head = header(audit)
     with path.open("w", encoding="utf-8", newline="\n") as out:
@@ -86,8 +100,8 @@ def write_json(audit: Audit, path: Path) -> Path:
         for key, value in head.items():
             out.write(f"{_dumps(key)}: {_dumps(value)},\n")
         out.write('"records": [')
-        for index, record in enumerate(audit.records):
-            out.write(("\n" if index == 0 else ",\n") + _dumps(record_dict(record)))
+        for index, record in enumerate(_record_dicts(audit.records)):
+            out.write(("\n" if index == 0 else ",\n") + _dumps(record))
         out.write("\n],\n" if audit.records else "],\n")
         out.write(f'"privacy": {_dumps([f.as_dict() for f in audit.privacy])},\n')
         out.write('"rejected": [')
