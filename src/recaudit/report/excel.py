@@ -303,6 +303,10 @@ def new_sheet(book: Workbook, title: str) -> StreamedSheet:
     return sheet
 
 
+_SHORT_TEXT = 120  # characters: text up to this long is remembered once encoded
+_SHORT_MEMO = 20_000  # distinct short texts remembered per sheet
+
+
 class RowWriter:
     """Appends rows of (value, style) pairs to a `StreamedSheet`, by `make_cell`'s rules:
     numbers and dates as numbers, everything else as cleaned inline text (never a formula),
@@ -317,6 +321,9 @@ class RowWriter:
         self._plain: dict[str | None, str] = {}
         self._quoted: dict[str | None, str] = {}
         self._dated: dict[tuple[str | None, type], str] = {}
+        # Short text repeats down a column (ids, names, labels, rule titles): each distinct
+        # value is cleaned and escaped once.
+        self._short: dict[tuple[str, str | None], str] = {}
 
     def append(self, cells: Iterable[tuple[Any, str | None]]) -> int:
         self.row = row = self.row + 1
@@ -329,19 +336,30 @@ class RowWriter:
             if index >= len(letters):
                 letters.extend(get_column_letter(i + 1) for i in range(len(letters), index + 1))
             if type(value) is str:  # the common case, kept inline
-                text, quote = safe_text(value)
-                attr = (self._quoted if quote else self._plain).get(style)
-                if attr is None:
-                    attr = self._style(style, quote)
-                if text:
-                    add(f'<c r="{letters[index]}{row}"{attr} t="inlineStr"><is>{_t(text)}</is></c>')
-                else:
-                    add(f'<c r="{letters[index]}{row}"{attr} t="inlineStr"/>')
+                short = len(value) <= _SHORT_TEXT
+                rest = self._short.get((value, style)) if short else None
+                if rest is None:
+                    rest = self._text(value, style)
+                    if short:
+                        if len(self._short) >= _SHORT_MEMO:
+                            self._short.clear()
+                        self._short[value, style] = rest
+                add(f'<c r="{letters[index]}{row}"{rest}')
             else:
                 add(self._other(f"{letters[index]}{row}", value, style))
         add("</row>")
         self.sheet.append_encoded("".join(parts).encode("utf-8"))
         return row
+
+    def _text(self, value: str, style: str | None) -> str:
+        """A text cell after its `r` attribute."""
+        text, quote = safe_text(value)
+        attr = (self._quoted if quote else self._plain).get(style)
+        if attr is None:
+            attr = self._style(style, quote)
+        if text:
+            return f'{attr} t="inlineStr"><is>{_t(text)}</is></c>'
+        return f'{attr} t="inlineStr"/>'
 
     def _other(self, ref: str, value: Any, style: str | None) -> str:
         if is_number(value):
@@ -354,10 +372,8 @@ class RowWriter:
             quote = "".join(pieces).startswith(FORMULA_TRIGGERS)
             runs = _rich_runs(*pieces)
             return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"><is>{runs}</is></c>'
-        text, quote = safe_text(value.text if isinstance(value, Highlight) else str(value))
-        if not text:
-            return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"/>'
-        return f'<c r="{ref}"{self._style(style, quote)} t="inlineStr"><is>{_t(text)}</is></c>'
+        text = value.text if isinstance(value, Highlight) else str(value)
+        return f'<c r="{ref}"{self._text(text, style)}'
 
     def _style(self, style: str | None, variant: bool | dt.date = False) -> str:
         """The cell's `s` attribute: the named style, with the quote prefix when `variant`
