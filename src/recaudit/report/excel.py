@@ -1125,6 +1125,9 @@ def _stamp(generated_at: str) -> dt.datetime:
     return max(when, dt.datetime(1980, 1, 1))  # zip dates start in 1980
 
 
+_DEFLATE_LEVEL = 1
+
+
 class _FixedTimeZip(ZipFile):
     """A zip whose entries all carry one timestamp, so equal content gives equal bytes."""
 
@@ -1135,6 +1138,9 @@ class _FixedTimeZip(ZipFile):
     def _info(self, name: str) -> ZipInfo:
         info = ZipInfo(name, date_time=self._when)
         info.compress_type = ZIP_DEFLATED
+        # Fastest deflate: the sheets of a large audit are tens of megabytes of XML, and
+        # level 1 packs them twice as fast as the default level for ~25% more bytes.
+        info._compresslevel = _DEFLATE_LEVEL
         info.external_attr = 0o644 << 16
         return info
 
