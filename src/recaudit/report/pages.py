@@ -24,7 +24,7 @@ from recaudit.audit import NO_TEAM, UNALLOCATED, Audit, team_key, worker_key
 from recaudit.privacy import IdentifierFinding
 from recaudit.report.filenames import unique_filenames
 from recaudit.report.i18n import Formatter
-from recaudit.report.spool import with_lines
+from recaudit.report.spool import routed_lines
 from recaudit.results import Evidence, RecordResult, RuleResult
 from recaudit.rulepack.schema import RuleBase
 from recaudit.scoring import Tally
@@ -365,8 +365,8 @@ def outcome(result: RuleResult, rule: RuleBase | None, fmt: Formatter) -> Outcom
         title=rule.title if rule is not None else result.rule_id,
         outcome=result.outcome,
         reason=result.reason,
-        findings=tuple(finding(e, fmt) for e in result.evidence),
-        cues=tuple(Cue(c.category, c.text, c.note_id) for c in result.cues),
+        findings=tuple(finding(e, fmt) for e in result.evidence) if result.evidence else (),
+        cues=tuple(Cue(c.category, c.text, c.note_id) for c in result.cues) if result.cues else (),
         guidance=guidance,
         references=tuple(rule.references) if rule is not None and unmet else (),
     )
@@ -426,7 +426,7 @@ class RecordSpool:
     holds one worker's records at a time however large the audit.
     """
 
-    OPEN_FILES = 32
+    OPEN_FILES = 128  # reopening a file for every record costs more than its write
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -435,10 +435,13 @@ class RecordSpool:
     def _path(self, slot: int) -> Path:
         return self.folder / f"{slot}.jsonl"
 
-    def add(self, slot: int, record: RecordResult, line: bytes | None = None) -> None:
-        """Append `record` to its slot's file (`line`: its JSON line, when already encoded)."""
+    def add(self, slot: int, record: RecordResult) -> None:
+        self.add_line(slot, encode_result(record))
+
+    def add_line(self, slot: int, line: bytes) -> None:
+        """Append a record already encoded as one JSON line (e.g. as the store holds it)."""
         handle = self._open.pop(slot, None) or self._path(slot).open("ab")
-        handle.write((encode_result(record) if line is None else line) + b"\n")
+        handle.write(line + b"\n")
         self._open[slot] = handle
         if len(self._open) > self.OPEN_FILES:
             self._open.popitem(last=False)[1].close()
@@ -469,11 +472,11 @@ def build_pages(audit: Audit, fmt: Formatter) -> Iterator[Pages]:
     with tempfile.TemporaryDirectory(prefix="recaudit-html-") as folder:
         spool = RecordSpool(Path(folder))
         try:
-            for record, line in with_lines(audit.records):
-                worker, team = worker_key(record.worker), team_key(record.team)
+            for worker_id, team_id, line in routed_lines(audit.records):
+                worker, team = worker_key(worker_id), team_key(team_id)
                 worker_teams.setdefault(worker, set()).add(team)
                 team_workers.setdefault(team, set()).add(worker)
-                spool.add(slots[worker], record, line)
+                spool.add_line(slots[worker], line)
         finally:
             spool.close()
 
