@@ -415,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
         help="jobs values used for sizes above the smallest (memory runs)",
     )
     parser.add_argument("--stage-words", type=float, default=1e6)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per whole-command measure (the fastest kept)"
+    )
     parser.add_argument("--rules", default=None, help="rule pack (default: the shipped default)")
     parser.add_argument("--seed", type=int, default=2023)
     parser.add_argument("--skip-command", action="store_true")
@@ -448,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                result["command"].append(run_command(path, counts, jobs, args.rules))
+                runs = [run_command(path, counts, jobs, args.rules) for _ in range(args.repeat)]
+                # On a shared machine the fastest run is the one least slowed by others.
+                best = min(runs, key=lambda r: r["seconds"])
+                best["repeats_seconds"] = [r["seconds"] for r in runs]
+                result["command"].append(best)
 
     RESULTS.mkdir(exist_ok=True)
     stamp = result["when"].replace(":", "").replace("-", "")[:15]
