@@ -48,6 +48,8 @@ def environment(lang: str = DEFAULT_LANG) -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=False,
         keep_trailing_newline=True,
+        # The shipped templates do not change during a run: no file check per page.
+        auto_reload=False,
     )
     # newstyle gettext escapes the values put into a message, and fails loudly on a
     # message whose placeholders do not match.
