@@ -18,6 +18,7 @@ audit and the zip entries carry a fixed timestamp, so the same audit gives the s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import shutil
@@ -459,14 +460,17 @@ RAG_STYLES = {
 OUTCOME_RAG = {"Met": "Green", "Partial": "Amber", "Not met": "Red"}
 
 
-def _rag_rule(formula: str, rag: str) -> FormulaRule:
+@functools.cache
+def _rag_look(rag: str) -> tuple[Font, PatternFill]:
+    # Built once: openpyxl style objects are slow to make, and each sheet has several rules
+    # (they are only read when the workbook is written).
     fill, font = RAG_STYLES[rag]
-    return FormulaRule(
-        formula=[formula],
-        stopIfTrue=True,
-        font=Font(color=font),
-        fill=PatternFill(start_color=fill, end_color=fill, fill_type="solid"),
-    )
+    return Font(color=font), PatternFill(start_color=fill, end_color=fill, fill_type="solid")
+
+
+def _rag_rule(formula: str, rag: str) -> FormulaRule:
+    font, fill = _rag_look(rag)
+    return FormulaRule(formula=[formula], stopIfTrue=True, font=font, fill=fill)
 
 
 @dataclass(frozen=True, slots=True)
