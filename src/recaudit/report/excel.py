@@ -305,7 +305,7 @@ def new_sheet(book: Workbook, title: str) -> StreamedSheet:
 
 
 _SHORT_TEXT = 120  # characters: text up to this long is remembered once encoded
-_SHORT_MEMO = 20_000  # distinct short texts remembered per sheet
+_SHORT_MEMO = 4096  # distinct short texts remembered per sheet (then it starts afresh)
 
 
 class RowWriter:
