@@ -574,3 +574,92 @@ def test_highlight_falls_back_to_plain_text_when_unusable(tmp_path: Path) -> Non
     assert cell.value.endswith(truncation_mark(len(long))) and cell.quotePrefix
     rich = make_cell(sheet, Highlight("-a\x07bc", 1, 4)).value
     assert isinstance(rich, CellRichText) and str(rich) == "-abc"
+
+
+# --- the streamed row encoder follows make_cell's rules ----------------------------------
+
+
+def test_streamed_rows_hold_what_make_cell_would(tmp_path: Path) -> None:
+    """Every sheet's rows are encoded straight to XML by RowWriter; read back by openpyxl,
+    each cell must be what `make_cell` builds for the same value and style."""
+    import datetime as dt
+
+    from openpyxl import Workbook as NewBook
+
+    from recaudit.report.excel import (
+        S_DATE,
+        S_INT,
+        S_PCT,
+        S_TEXT,
+        S_WRAP,
+        Highlight,
+        RowWriter,
+        make_cell,
+        new_sheet,
+        register_styles,
+    )
+
+    values: list[tuple[Any, str | None]] = [
+        ("plain", S_TEXT),
+        ("=1+1", S_TEXT),
+        ("＝SUM(A1)", S_WRAP),
+        ("  leading and trailing  ", S_WRAP),
+        ("line\r\nbreak\tand tab", S_WRAP),
+        ("a & b < c > d \"q\" 'q'", S_TEXT),
+        ("bell\x07 and \ud800 gone", S_TEXT),
+        ("", S_TEXT),
+        ("#N/A", S_TEXT),
+        ("siân 😀 ✓", S_TEXT),
+        ("x" * 40_000, S_WRAP),
+        (0.755, S_PCT),
+        (12, S_INT),
+        (True, S_TEXT),
+        (float("nan"), S_TEXT),
+        (dt.date(2024, 2, 3), S_DATE),
+        (dt.date(2024, 2, 3), S_TEXT),  # a date in a text column gets a date format
+        (Highlight("-said it here.", 1, 5), S_WRAP),
+        (Highlight("out of range", 3, 99), S_WRAP),
+        (None, S_TEXT),
+        ("after a gap", None),
+    ]
+    book = NewBook(write_only=True)
+    register_styles(book)
+    out = RowWriter(new_sheet(book, "Cells"))
+    out.append(values)
+    out.append(values)  # the second row comes from the short-text memo
+    path = tmp_path / "cells.xlsx"
+    book.save(path)
+
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    # Excel itself trims text at the edges unless told not to (openpyxl does not).
+    assert '<t xml:space="preserve">  leading and trailing  </t>' in xml
+
+    reference = NewBook(write_only=True)
+    register_styles(reference)
+    sheet = reference.create_sheet("x")
+    read = load_workbook(path, rich_text=True)["Cells"]
+    for row in (1, 2):
+        for column, (value, style) in enumerate(values, start=1):
+            got = read.cell(row=row, column=column)
+            want = make_cell(sheet, value, style)
+            if want is None:
+                assert got.value is None
+                continue
+            where = (row, column, value if not isinstance(value, str) else value[:20])
+            if isinstance(want.value, dt.date):
+                assert got.value == dt.datetime.combine(want.value, dt.time()), where
+            elif isinstance(want.value, float) and want.value != want.value:
+                raise AssertionError("NaN should have become text")
+            elif want.value == "":
+                # An empty text cell (as openpyxl writes one too) reads back as no value.
+                assert got.value is None, where
+            else:
+                assert got.value == want.value, where
+                assert type(got.value) is type(want.value), where
+                assert got.data_type == ("n" if want.data_type == "d" else want.data_type), where
+            assert got.quotePrefix == want.quotePrefix, where
+            assert got.number_format == want.number_format, where
+            # (style proxies compare by content through their repr)
+            assert repr(got.alignment) == repr(want.alignment), where
+            assert repr(got.font) == repr(want.font), where

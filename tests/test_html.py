@@ -536,3 +536,30 @@ def test_cli_lang_option(tmp_path: Path) -> None:
         bad = runner.invoke(app, ["audit", str(RECORDS), "--rules", str(PACK), "--lang", "xx"])
     assert bad.exit_code == 2
     assert "xx" in bad.output
+
+
+# --- the templates' gettext -----------------------------------------------------------------
+
+
+def test_template_gettext_escapes_values_remembers_and_fails_on_a_missing_value() -> None:
+    from markupsafe import Markup
+
+    from recaudit.report.html import environment
+
+    env = environment("cy")
+    template = env.from_string('{{ _("Record %(id)s", id=value) }}|{{ _("Record %(id)s") }}')
+    with pytest.raises(KeyError):  # the message needs a value it was not given
+        template.render(value="x")
+    underscore = env.globals["_"]
+    hostile = '<img src=x onerror="alert(1)">'
+    first = underscore("Record %(id)s", id=hostile)
+    assert isinstance(first, Markup)
+    assert "<img" not in first and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in first
+    assert not first.startswith("Record ")  # translated (Welsh catalogue)
+    assert underscore("Record %(id)s", id=hostile) is first  # formatted once
+    assert underscore("Record %(id)s", id="other") != first
+    # Values that compare equal but print differently are never mixed up.
+    assert "1.0" not in underscore("note %(note)s", note=1)
+    assert "1.0" in underscore("note %(note)s", note=1.0)
+    assert "&lt;b&gt;" in underscore("note %(note)s", note="<b>")
+    assert "<b>" in underscore("note %(note)s", note=Markup("<b>"))

@@ -75,16 +75,16 @@ class Gettext:
         self.memo: dict[tuple[Any, ...], Markup] = {}
 
     def __call__(self, message: str, /, **values: Any) -> Markup:
-        key = (message, *values.items())
-        try:
-            return self.memo[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable value: format it every time
+        # Only plain strings are remembered: 1 and 1.0, or "<b>" and Markup("<b>"), are
+        # equal keys that format differently.
+        if not all(type(value) is str for value in values.values()):
             return self._format(message, values)
-        if len(self.memo) >= self.LIMIT:
-            self.memo.clear()
-        text = self.memo[key] = self._format(message, values)
+        key = (message, *values.items())
+        text = self.memo.get(key)
+        if text is None:
+            if len(self.memo) >= self.LIMIT:
+                self.memo.clear()
+            text = self.memo[key] = self._format(message, values)
         return text
 
     def _format(self, message: str, values: dict[str, Any]) -> Markup:
