@@ -95,8 +95,10 @@ def _write(
     env: Environment, template: str, path: Path, *, page: Any, root: str = "../", **shared: Any
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    html = env.get_template(template).render(page=page, meta=page.meta, root=root, **shared)
-    path.write_text(html, encoding="utf-8", newline="\n")
+    # Streamed: a worker's page may be megabytes; it is never held whole.
+    chunks = env.get_template(template).generate(page=page, meta=page.meta, root=root, **shared)
+    with path.open("w", encoding="utf-8", newline="\n") as out:
+        out.writelines(chunks)
     return path
 
 

@@ -219,7 +219,9 @@ class WorkerPage:
     file: str
     teams: tuple[GroupRow, ...]
     summary: Summary
-    records: tuple[RecordView, ...]
+    # Built one at a time while the page is written (one pass), so a worker with
+    # thousands of records never has them all in memory.
+    records: Iterable[RecordView]
     meta: Meta
 
 
@@ -235,7 +237,8 @@ class TeamPage:
 @dataclass
 class Pages:
     """Page data for one audit. Worker pages are built one at a time while iterating
-    `workers()`, so only one worker's records are in memory at once."""
+    `workers()`, and each page's records one at a time while it is written, so memory
+    holds one record's view at once."""
 
     overview: Overview
     teams: list[TeamPage]
@@ -533,7 +536,7 @@ def build_pages(audit: Audit, fmt: Formatter) -> Iterator[Pages]:
                     file=page_file(WORKERS_DIR, worker_files[key]),
                     teams=tuple(_relative(team_rows[t]) for t in sorted(worker_teams.get(key, ()))),
                     summary=summary(audit, tally, fmt),
-                    records=tuple(
+                    records=(
                         record_view(i, r, audit, fmt, rules)
                         for i, r in enumerate(spool.records(slots[key]), start=1)
                     ),
