@@ -68,7 +68,9 @@ class Gettext:
     same few notes and dates over and over; jinja2's own gettext costs ~15 µs a call.
     """
 
-    LIMIT = 50_000  # distinct formatted messages kept (then the memo starts afresh)
+    # Distinct formatted messages kept, then the memo starts afresh: "Record %(id)s" is
+    # new for every record, and memory must not grow with them.
+    LIMIT = 4096
 
     def __init__(self, translate: Callable[[str], str]) -> None:
         self.translate = translate
