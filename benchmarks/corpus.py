@@ -333,6 +333,23 @@ def iter_records(words: int, seed: int = 2023) -> Iterator[dict[str, Any]]:
         yield record
 
 
+CACHE = Path(__file__).resolve().parent / ".cache"
+
+
+def cached_corpus(words: int, seed: int = 2023) -> tuple[Path, dict[str, int]]:
+    """The corpus of `words` note words, generated once into benchmarks/.cache (shared by
+    every benchmark), with its counts (records, notes, words)."""
+    path = CACHE / f"corpus-{words}-{seed}.jsonl"
+    meta = path.with_suffix(".meta.json")
+    if path.is_file() and meta.is_file():
+        return path, json.loads(meta.read_text())
+    print(f"generating {path.name} ...", file=sys.stderr, flush=True)
+    counts = write_corpus(path, words, seed)
+    found = {"records": counts.records, "notes": counts.notes, "words": counts.words}
+    meta.write_text(json.dumps(found))
+    return path, found
+
+
 def write_corpus(path: Path, words: int, seed: int = 2023) -> Counts:
     counts = Counts()
     path.parent.mkdir(parents=True, exist_ok=True)

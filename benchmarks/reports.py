@@ -34,7 +34,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SRC = REPO / "src"
-CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 FORMATS = ("json", "xlsx", "html")
 
@@ -45,17 +44,7 @@ import corpus  # noqa: E402
 
 
 def ensure_corpus(words: int, seed: int) -> tuple[Path, dict[str, int]]:
-    """The cached corpus of `words` note words (the same cache as benchmarks/run.py)."""
-    path = CACHE / f"corpus-{words}-{seed}.jsonl"
-    meta = path.with_suffix(".meta.json")
-    if path.is_file() and meta.is_file():
-        return path, json.loads(meta.read_text())
-    print(f"generating {path.name} ...", file=sys.stderr, flush=True)
-    CACHE.mkdir(exist_ok=True)
-    counts = corpus.write_corpus(path, words, seed)
-    found = {"records": counts.records, "notes": counts.notes, "words": counts.words}
-    meta.write_text(json.dumps(found))
-    return path, found
+    return corpus.cached_corpus(words, seed)
 
 
 # -- memory of this process ----------------------------------------------------------------

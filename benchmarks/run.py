@@ -40,7 +40,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SRC = REPO / "src"
-CACHE = HERE / ".cache"
 RESULTS = HERE / "results"
 
 sys.path.insert(0, str(HERE))
@@ -57,15 +56,7 @@ ENV = {
 
 # -- corpora -----------------------------------------------------------------------------
 def ensure_corpus(words: int, seed: int) -> tuple[Path, dict[str, int]]:
-    path = CACHE / f"corpus-{words}-{seed}.jsonl"
-    meta = path.with_suffix(".meta.json")
-    if path.is_file() and meta.is_file():
-        return path, json.loads(meta.read_text())
-    print(f"generating {path.name} ...", file=sys.stderr, flush=True)
-    counts = corpus.write_corpus(path, words, seed)
-    found = {"records": counts.records, "notes": counts.notes, "words": counts.words}
-    meta.write_text(json.dumps(found))
-    return path, found
+    return corpus.cached_corpus(words, seed)
 
 
 # -- memory polling ----------------------------------------------------------------------
