@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(SRC))
 
 import corpus  # noqa: E402
+from machine import machine as benchmark_machine  # noqa: E402
 
 
 def ensure_corpus(words: int, seed: int) -> tuple[Path, dict[str, int]]:
@@ -146,37 +146,7 @@ def run_size(words: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for name in ("openpyxl", "lxml", "jinja2", "markupsafe", "babel", "pydantic"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "not installed"
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_1min": load,
-        "python": platform.python_version(),
-        "versions": versions,
-        "commit": commit,
-    }
+    return benchmark_machine(("openpyxl", "lxml", "jinja2", "markupsafe", "babel", "pydantic"))
 
 
 def table(result: dict[str, Any]) -> str:

@@ -24,7 +24,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -46,6 +45,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(SRC))
 
 import corpus  # noqa: E402
+from machine import machine as benchmark_machine  # noqa: E402
 
 # Run the checkout's code, whatever is installed.
 ENV = {
@@ -292,32 +292,7 @@ def parallel_ceiling(jobs: int = 2) -> float:
 
 # -- report --------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for name in ("spacy", "pydantic", "openpyxl", "jinja2", "lxml"):
-        try:
-            from importlib.metadata import version
-
-            versions[name] = version(name)
-        except Exception:
-            versions[name] = "not installed"
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "versions": versions,
-        "commit": commit,
-    }
+    return benchmark_machine(("spacy", "pydantic", "openpyxl", "jinja2", "lxml", "pyahocorasick"))
 
 
 def table(result: dict[str, Any]) -> str:
