@@ -50,17 +50,8 @@ _PRONOUNS: dict[str, tuple[Gender | None, bool]] = {
     "i": (None, True),
     "we": (None, True),
 }
-_PRONOUN_RE = (
-    r"(?:\b(?:she|her|hers|herself|he|him|his|himself|they|them|their|themselves|we)\b"
-    r"|(?-i:\bI\b))"
-)
-_POSSESSORS = r"(?:his|her|their|the|a|an|my|our|its)"
-# Words that may sit between a possessor and a person noun: "his older half-sister".
-_MODIFIERS = (
-    r"(?:(?:older|younger|little|big|elder|eldest|youngest|twin|half|step|new|former|previous|"
-    r"maternal|paternal|great|birth|foster|kinship|main|current|allocated|new)[\s-]+)*"
-)
 _POSSESSOR_WORDS = frozenset(["his", "her", "their", "the", "a", "an", "my", "our", "its"])
+# Words that may sit between a possessor and a person noun: "his older half-sister".
 _MODIFIER_WORDS = frozenset(
     [
         "older",
@@ -87,6 +78,10 @@ _MODIFIER_WORDS = frozenset(
         "allocated",
     ]
 )
+# The regexes are built from the word sets, so the quick word tests and the backward walk
+# (`_modifier_run_start`) can never disagree with them.
+_POSSESSORS = "(?:" + "|".join(sorted(_POSSESSOR_WORDS)) + ")"
+_MODIFIERS = "(?:(?:" + "|".join(sorted(_MODIFIER_WORDS)) + r")[\s-]+)*"
 _MODIFIERS_BY_LENGTH = sorted(_MODIFIER_WORDS, key=len)
 
 
@@ -247,7 +242,7 @@ class People:
         if regexes_ok:
             guard = f"(?:(?<!\\w)|(?=[{re.escape(''.join(odd))}]))" if odd else "(?<!\\w)"
         self.possessor = re.compile(
-            guard + rf"(?:{child}['’]s?|\b(?:his|her|their|the|a|an|my|our|its))\s+{_MODIFIERS}$",
+            guard + rf"(?:{child}['’]s?|\b{_POSSESSORS})\s+{_MODIFIERS}$",
             re.IGNORECASE,
         )
         self.modifiers = re.compile(rf"{_MODIFIERS}$", re.IGNORECASE)
@@ -271,7 +266,7 @@ class People:
         m = self.possessor.search(text, lo, start)
         if m is not None:
             return m.start() if m.end() == start and m.start() < start else start
-        if text.isascii() or text[lo:start].isascii():
+        if before.isascii():  # the window only: a whole-note test would cost O(note) per noun
             return _modifier_run_start(text, lo, start)
         m = self.modifiers.search(text, lo, start)  # exotic case equivalences: `re` decides
         if m is not None and m.end() == start and m.start() < start:
