@@ -17,12 +17,7 @@ from hypothesis import strategies as st
 
 from recaudit.evidence.context import CueSpec
 from recaudit.evidence.matching import Term, term_from_item, union
-from recaudit.evidence.scanner import (
-    Scanner,
-    anchor_literals,
-    anchors_at_word_start,
-    required_literals,
-)
+from recaudit.evidence.scanner import Scanner, anchors, required_literals
 from recaudit.rulepack import load_pack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,7 +161,8 @@ def test_every_regex_match_contains_a_required_literal(note: str) -> None:
     ],
 )
 def test_anchor_literals(regex: str, case_sensitive: bool, expected: tuple[str, ...]) -> None:
-    assert anchor_literals(regex, case_sensitive) == expected
+    found = anchors(regex, case_sensitive)
+    assert (found.heads if found else None) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -174,18 +170,14 @@ def test_anchor_literals(regex: str, case_sensitive: bool, expected: tuple[str, 
 def test_every_regex_match_starts_with_an_anchor(note: str) -> None:
     for terms in TERMS.values():
         for term in terms:
-            heads = (
-                None
-                if term.literals is not None
-                else anchor_literals(term.source, term.case_sensitive)
-            )
-            if heads is None:
+            found = None if term.literals is not None else anchors(term.source, term.case_sensitive)
+            if found is None:
                 continue
             flags = 0 if term.case_sensitive else re.IGNORECASE
             for m in re.finditer(term.source, note, flags):
                 seen = note[m.start() :] if term.case_sensitive else note[m.start() :].lower()
-                assert seen.startswith(heads), (term.source, m.group(0))
-                if anchors_at_word_start(term.source, term.case_sensitive):
+                assert seen.startswith(found.heads), (term.source, m.group(0))
+                if found.word_start:
                     before = note[m.start() - 1 : m.start()]
                     assert not (before.isalnum() or before == "_"), (term.source, m.group(0))
 

@@ -25,10 +25,10 @@ from typing import Any
 
 from recaudit.evidence.scanner import (
     Bounds,
+    NoteHits,
     Scanner,
     Span,
-    anchor_literals,
-    anchors_at_word_start,
+    anchors,
     may_match,
     required_literals,
     select,
@@ -231,7 +231,7 @@ def alternation(ordered: Sequence[Term]) -> str:
 
 class TermPattern:
     """A compiled set of terms with the `re` calls the engine uses (`finditer`, `search`,
-    `match_at`), matching leftmost-longest without overlaps.
+    `matches_in`), matching leftmost-longest without overlaps.
 
     Speed (measured with Python 3.11 `re` on case notes): `re.IGNORECASE` makes a large
     alternation ~7x slower, and one alternation mixing unrelated branches stops `re` from
@@ -257,21 +257,19 @@ class TermPattern:
         # IGNORECASE pattern matches the same but is several times slower).
         self._regexes = [re.compile(r, 0 if cs else re.IGNORECASE) for r, cs in regexes]
         self._regex_any = _any_of(regexes) if len(regexes) > 1 else None
-        # Per regex, the scanner group of strings one of which any match must contain:
-        # a window without one is not searched.
-        # Or, better, the strings every match starts with: it is then tried only there.
-        self._prefilters: list[int | None] = []
-        self._anchored: list[bool] = []
-        if scanner is not None:
-            for r, cs in regexes:
-                heads = anchor_literals(r, cs)
-                needed = heads or required_literals(r, cs)
-                bounds: Bounds = (
-                    "word_start" if heads and anchors_at_word_start(r, cs) else "anywhere"
-                )
+        # Per regex term (pattern, scanner group, anchored?): the group holds the strings
+        # every match starts with (`anchored`: the regex is tried only where they occur) or,
+        # failing that, strings one of which any match contains (a window without one is
+        # not searched); no group means the regex always runs.
+        self._plans: list[tuple[re.Pattern[str], int | None, bool]] = []
+        for pattern, (r, cs) in zip(self._regexes, regexes, strict=True):
+            gid, found = None, None
+            if scanner is not None:
+                found = anchors(r, cs)
+                needed = found.heads if found else required_literals(r, cs)
+                bounds: Bounds = "word_start" if found and found.word_start else "anywhere"
                 gid = scanner.add_group(needed, cs, bounds) if needed else None
-                self._prefilters.append(gid)
-                self._anchored.append(heads is not None)
+            self._plans.append((pattern, gid, found is not None))
         # With a scanner, the phrase groups are found by its one pass per text (same
         # matches, see scanner.py); the tries (`patterns`) are compiled only if a text
         # needs them (compiling them all took a second of every run's start).
@@ -320,13 +318,8 @@ class TermPattern:
             found = [m.span() for m in self._regex_finditer(text, pos, end)]
             return found
         found = select(hits, self._gids, pos, end)
-        regexes = []
-        for p, gid, anchored in zip(self._regexes, self._prefilters, self._anchored, strict=True):
-            if anchored and not hits.special:
-                assert gid is not None
-                found += _anchored_spans(p, hits.starts_in(gid, pos, end), text, pos, end)
-            elif may_match(hits, gid, pos, end):
-                regexes.append(p)
+        anchored, regexes = self._triage(hits, text, pos, end)
+        found += anchored
         # The union of all regexes is a quick test only while none was ruled out already.
         union_first = self._regex_any is not None and len(regexes) == len(self._regexes) > 1
         if regexes and (not union_first or self._regex_any.search(text, pos, end)):
@@ -389,46 +382,40 @@ class TermPattern:
             return self.search(text, pos, end) is not None
         if any(hits.first(gid, pos, end) for gid in self._gids):
             return True
-        for p, gid, anchored in zip(self._regexes, self._prefilters, self._anchored, strict=True):
-            if anchored and not hits.special:
-                assert gid is not None
-                if _anchored_spans(p, hits.starts_in(gid, pos, end), text, pos, end, 1):
-                    return True
-            elif may_match(hits, gid, pos, end) and p.search(text, pos, end):
-                return True
-        return False
+        anchored, regexes = self._triage(hits, text, pos, end, limit=1)
+        return bool(anchored) or any(p.search(text, pos, end) for p in regexes)
 
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
-        best: tuple[int, int] | None = None
-        for gid in self._gids:
-            first = hits.first(gid, pos, end)
-            if first and (best is None or (first[0], -first[1]) < (best[0], -best[1])):
-                best = first
-        regexes = []
-        for p, gid, anchored in zip(self._regexes, self._prefilters, self._anchored, strict=True):
-            if anchored and not hits.special:
-                assert gid is not None
-                spans = _anchored_spans(p, hits.starts_in(gid, pos, end), text, pos, end, 1)
-                if spans and (best is None or (spans[0][0], -spans[0][1]) < (best[0], -best[1])):
-                    best = spans[0]
-            elif may_match(hits, gid, pos, end):
-                regexes.append(p)
+        found = [f for gid in self._gids if (f := hits.first(gid, pos, end))]
+        anchored, regexes = self._triage(hits, text, pos, end, limit=1)
+        found += anchored
         if len(regexes) < len(self._regexes) or self._regex_any is None:
-            for p in regexes:
-                m = p.search(text, pos, end)
-                if m and (best is None or (m.start(), -m.end()) < (best[0], -best[1])):
-                    best = m.span()
+            found += [m.span() for p in regexes if (m := p.search(text, pos, end))]
         elif regexes:
             # The union finds the leftmost start of any regex term; there, each regex's own
             # match at that start is what its `search` would return.
-            first = self._regex_any.search(text, pos, end) if self._regex_any else None
-            if first is not None or self._regex_any is None:
-                at = first.start() if first is not None else pos
-                for p in regexes:
-                    m = p.search(text, pos, end) if first is None else p.match(text, at, end)
-                    if m and (best is None or (m.start(), -m.end()) < (best[0], -best[1])):
-                        best = m.span()
+            first = self._regex_any.search(text, pos, end)
+            if first is not None:
+                found += [m.span() for p in regexes if (m := p.match(text, first.start(), end))]
+        best = min(found, key=lambda f: (f[0], -f[1]), default=None)
         return Span(text, *best) if best is not None else None
+
+    def _triage(
+        self, hits: NoteHits, text: str, pos: int, end: int, limit: int | None = None
+    ) -> tuple[list[tuple[int, int]], list[re.Pattern[str]]]:
+        """The regex terms in [pos, end): the spans of the anchored ones (each tried only
+        where its anchors occur; at most `limit` per regex), and the others that may match
+        there (left to the caller to search)."""
+        spans: list[tuple[int, int]] = []
+        others: list[re.Pattern[str]] = []
+        for pattern, gid, anchored in self._plans:
+            if anchored and not hits.special:
+                assert gid is not None
+                starts = hits.starts_in(gid, pos, end)
+                spans += _anchored_spans(pattern, starts, text, pos, end, limit)
+            elif may_match(hits, gid, pos, end):
+                others.append(pattern)
+        return spans, others
 
 
 def _anchored_spans(

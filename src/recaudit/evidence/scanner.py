@@ -19,7 +19,7 @@ import bisect
 import re
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import ahocorasick
 
@@ -32,9 +32,6 @@ _SPACE_RUN = re.compile(r"\s+")
 def is_word_char(ch: str) -> bool:
     """What `\\w` matches in a `str` pattern."""
     return ch.isalnum() or ch == "_"
-
-
-_is_word = is_word_char
 
 
 class NoteHits:
@@ -123,8 +120,8 @@ class Scanner:
     """Phrase groups registered by `TermPattern`s, scanned together (see module doc)."""
 
     def __init__(self, cache_size: int = CACHE_SIZE) -> None:
-        self._groups: list[tuple[tuple[str, ...], bool, bool]] = []
-        self._ids: dict[tuple[frozenset[str], bool, bool], int] = {}
+        self._groups: list[tuple[tuple[str, ...], bool, Bounds]] = []
+        self._ids: dict[tuple[frozenset[str], bool, Bounds], int] = {}
         self._automata: tuple[Any, Any] | None = None
         self._cache: OrderedDict[str, NoteHits | None] = OrderedDict()
         self._cache_size = cache_size
@@ -138,7 +135,7 @@ class Scanner:
         A "phrase" starting (ending) with a word character matches only where no word
         character precedes (follows) it; a "word_start" string only where none precedes
         it; an "anywhere" string wherever it occurs (regex prefilters and anchors, see
-        `required_literals`, `anchor_literals`).
+        `required_literals`, `anchors`).
         """
         strings = tuple(dict.fromkeys(literals))
         key = (frozenset(strings), case_sensitive, bounded)
@@ -162,8 +159,8 @@ class Scanner:
                 continue
             automaton = ahocorasick.Automaton()
             for string, ids in table.items():
-                left = _is_word(string[0])
-                right = _is_word(string[-1])
+                left = is_word_char(string[0])
+                right = is_word_char(string[-1])
                 value = (
                     len(string),
                     left,
@@ -315,36 +312,38 @@ def required_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | No
     if not found:
         return None
     out = tuple(sorted({s if case_sensitive else s.lower() for s in found}))
-    # Scanned text has whitespace runs squeezed to one space (see Scanner._scan).
     # One letter occurs everywhere; one punctuation mark ("?", "_") is worth a look.
-    if any(len(s) < MIN_LITERAL and s.isalnum() for s in out):
-        return None
-    if any(not s or "  " in s or s != s.strip() for s in out):
-        return None
-    if any((ch.isspace() and ch != " ") or SPECIAL_CASE.match(ch) for s in out for ch in s):
+    if any(len(s) < MIN_LITERAL and s.isalnum() for s in out) or not _scannable(out):
         return None
     return out
 
 
-def anchor_literals(source: str, case_sensitive: bool) -> tuple[str, ...] | None:
+def _scannable(strings: Iterable[str]) -> bool:
+    """Can the scanner find these strings exactly? It reads text with whitespace runs
+    squeezed to one space (see `Scanner._scan`) and lower-cased by `str.lower`, so no other
+    whitespace, no run of spaces, and no character `re.IGNORECASE` equates otherwise."""
+    return all(
+        s
+        and "  " not in s
+        and s == s.strip()
+        and not any((ch.isspace() and ch != " ") or SPECIAL_CASE.match(ch) for ch in s)
+        for s in strings
+    )
+
+
+class Anchors(NamedTuple):
+    heads: tuple[str, ...]  # every match starts with one of these
+    word_start: bool  # ... where no word character precedes it
+
+
+def anchors(source: str, case_sensitive: bool) -> Anchors | None:
     """The strings every match of the regex *starts* with (after zero-width assertions),
-    lower-cased unless `case_sensitive`; None if they are not that simple.
+    lower-cased unless `case_sensitive`, and whether every match starts a word (`\\b`
+    before heads that start with a word character); None if they are not that simple.
 
     Such a regex need only be tried (`match`) where one of them occurs: `\\bChild\\s+[A-Z]`
-    at each "Child", instead of a search through the whole note.
+    at each "Child" that starts a word, instead of a search through the whole note.
     """
-    found = _anchor(source, case_sensitive)
-    return found[0] if found else None
-
-
-def anchors_at_word_start(source: str, case_sensitive: bool) -> bool:
-    """Does every match start at a word start (`\\b` before anchors that start with a word
-    character)? Then only such occurrences of the anchors need trying."""
-    found = _anchor(source, case_sensitive)
-    return bool(found and found[1])
-
-
-def _anchor(source: str, case_sensitive: bool) -> tuple[tuple[str, ...], bool] | None:
     try:
         import re._parser as sre
 
@@ -375,14 +374,12 @@ def _anchor(source: str, case_sensitive: bool) -> tuple[tuple[str, ...], bool] |
     if not heads or not all(heads):
         return None
     out = tuple(sorted({h if case_sensitive else h.lower() for h in heads}))
-    if any((ch.isspace() and ch != " ") or SPECIAL_CASE.match(ch) for h in out for ch in h):
-        return None
-    if any("  " in h or h != h.strip() for h in out):
+    if not _scannable(out):
         return None
     # A lone lower-case letter starts too many words to be worth trying at each one.
     if any(len(h) == 1 and h.isalnum() and not (case_sensitive and h.isupper()) for h in out):
         return None
-    return out, boundary and all(_is_word(h[0]) for h in out)
+    return Anchors(out, boundary and all(is_word_char(h[0]) for h in out))
 
 
 def starts_after_non_word(source: str, case_sensitive: bool) -> bool:
@@ -411,13 +408,16 @@ def starts_after_non_word(source: str, case_sensitive: bool) -> bool:
 def _word_chars_only(op: Any, av: Any, sre: Any) -> bool:
     """Does this first consuming item match word characters only?"""
     if op is sre.LITERAL:
-        return _is_word(chr(av))
+        return is_word_char(chr(av))
     if op is sre.BRANCH:
         return all(len(alt) and _word_chars_only(*alt[0], sre) for alt in av[1])
     if op is sre.IN:
         return all(
-            (kind is sre.LITERAL and _is_word(chr(value)))
-            or (kind is sre.RANGE and all(_is_word(chr(c)) for c in range(value[0], value[1] + 1)))
+            (kind is sre.LITERAL and is_word_char(chr(value)))
+            or (
+                kind is sre.RANGE
+                and all(is_word_char(chr(c)) for c in range(value[0], value[1] + 1))
+            )
             or (kind is sre.CATEGORY and value in (sre.CATEGORY_WORD, sre.CATEGORY_DIGIT))
             for kind, value in av
         )
