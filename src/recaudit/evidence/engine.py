@@ -86,8 +86,7 @@ class NoteAnalysis:
     def cues(self, cue_set: CueSet, sent_index: int) -> list[Cue]:
         key = (id(cue_set), sent_index)
         if key not in self._cues:
-            # Most sentences hold no cue: then no tokens are needed (the same quick test
-            # `find_cues` makes first; a sentence span is trimmed, so its tokens span it).
+            # Most sentences hold no cue: one union test, and then no tokens are needed.
             s_start, s_end = self.sent_char[sent_index]
             if not cue_set.any_cue.matches_in(self.text, s_start, s_end):
                 self._cues[key] = []
