@@ -1,8 +1,10 @@
-"""What a benchmark result was measured on: CPU, cores, load, Python, package versions,
-commit. Shared by the benchmark scripts so their JSON results compare."""
+"""What a benchmark result was measured on (CPU, cores, load, Python, package versions,
+commit), and where it is written. Shared by the benchmark scripts so their JSON results
+compare."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def machine(packages: Iterable[str]) -> dict[str, Any]:
@@ -43,3 +46,14 @@ def machine(packages: Iterable[str]) -> dict[str, Any]:
         "versions": versions,
         "commit": commit,
     }
+
+
+def write_result(result: dict[str, Any], kind: str, label: str) -> Path:
+    """Write `result` to benchmarks/results/STAMP[-KIND][-LABEL].json (STAMP from its
+    "when"); returns the path."""
+    RESULTS.mkdir(exist_ok=True)
+    stamp = result["when"].replace(":", "").replace("-", "")[:15]
+    name = "-".join(filter(None, [stamp, kind, label])) + ".json"
+    path = RESULTS / name
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

@@ -157,14 +157,7 @@ def scaling(path: Path, words: int, rules: str, jobs: int, repeat: int) -> dict[
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     return {
-        "measure": "scaling",
-        "rules": rules,
-        "words": words,
-        "jobs": jobs,
-        "runs": rows,
-        "speedup_best": max(r["speedup"] for r in rows),
-        "speedup_median": statistics.median(r["speedup"] for r in rows),
-        "ceiling_median": statistics.median(r["ceiling"] for r in rows),
+        **_speedups("scaling", rules, words, jobs, rows),
         "speedup_from_cpu_median": statistics.median(r["speedup_from_cpu"] for r in rows),
     }
 
@@ -198,9 +191,17 @@ def command(path: Path, words: int, rules: str | None, jobs: int, repeat: int) -
         row["speedup"] = round(row["jobs1_wall_s"] / row[f"jobs{jobs}_wall_s"], 2)
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+    return _speedups("command", rules or "wales-children", words, jobs, rows)
+
+
+def _speedups(
+    measure: str, rules: str | None, words: int, jobs: int, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """A speed-up measure's result: its runs, and the best and median of their speed-ups
+    next to the median ceiling a CPU-bound loop reached at the same moments."""
     return {
-        "measure": "command",
-        "rules": rules or "wales-children",
+        "measure": measure,
+        "rules": rules,
         "words": words,
         "jobs": jobs,
         "runs": rows,

@@ -33,7 +33,6 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SRC = REPO / "src"
-RESULTS = HERE / "results"
 FORMATS = ("json", "xlsx", "html")
 
 sys.path.insert(0, str(HERE))
@@ -41,6 +40,7 @@ sys.path.insert(0, str(SRC))
 
 import corpus  # noqa: E402
 from machine import machine as benchmark_machine  # noqa: E402
+from machine import write_result  # noqa: E402
 
 
 def ensure_corpus(words: int, seed: int) -> tuple[Path, dict[str, int]]:
@@ -193,12 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         "argv": sys.argv[1:],
         "sizes": [run_size(int(w), args) for w in sorted(args.words)],
     }
-    RESULTS.mkdir(exist_ok=True)
-    stamp = result["when"].replace(":", "").replace("-", "")[:15]
-    name = f"{stamp}-reports{'-' + args.label if args.label else ''}.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(result, "reports", args.label)
     print(table(result))
-    print(f"\nwrote {(RESULTS / name).relative_to(REPO)}")
+    print(f"\nwrote {path.relative_to(REPO)}")
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -39,13 +38,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SRC = REPO / "src"
-RESULTS = HERE / "results"
 
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(SRC))
 
 import corpus  # noqa: E402
 from machine import machine as benchmark_machine  # noqa: E402
+from machine import write_result  # noqa: E402
 
 # Run the checkout's code, whatever is installed.
 ENV = {
@@ -423,12 +422,9 @@ def main(argv: list[str] | None = None) -> int:
                 best["repeats_seconds"] = [r["seconds"] for r in runs]
                 result["command"].append(best)
 
-    RESULTS.mkdir(exist_ok=True)
-    stamp = result["when"].replace(":", "").replace("-", "")[:15]
-    name = f"{stamp}{'-' + args.label if args.label else ''}.json"
-    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(result, "", args.label)
     print(table(result))
-    print(f"\nwrote {(RESULTS / name).relative_to(REPO)}")
+    print(f"\nwrote {path.relative_to(REPO)}")
     return 0
 
 
