@@ -24,3 +24,12 @@ def default_pack():
     from recaudit.rulepack import load_pack
 
     return load_pack("wales-children")
+
+
+@pytest.fixture
+def listing_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`rules list` records listings; keep a test's records out of the user's cache folder."""
+    folder = tmp_path / "listing-cache"
+    monkeypatch.setenv("RECAUDIT_CACHE_DIR", str(folder))
+    monkeypatch.delenv("RECAUDIT_NO_CACHE", raising=False)
+    return folder

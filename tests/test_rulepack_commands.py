@@ -24,13 +24,8 @@ BASE = PACKS / "fields-base"
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def listing_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """`rules list` records listings; keep these tests' records out of the user's cache."""
-    folder = tmp_path / "listing-cache"
-    monkeypatch.setenv("RECAUDIT_CACHE_DIR", str(folder))
-    monkeypatch.delenv("RECAUDIT_NO_CACHE", raising=False)
-    return folder
+# `rules list` records listings: every test here keeps them out of the user's cache.
+pytestmark = pytest.mark.usefixtures("listing_cache")
 
 
 def run(*args: str):

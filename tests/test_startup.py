@@ -28,13 +28,8 @@ PACK_LOADING = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _own_listing_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """`rules list` records listings; keep this module's out of the user's cache folder."""
-    folder = tmp_path / "listing-cache"
-    monkeypatch.setenv("RECAUDIT_CACHE_DIR", str(folder))
-    monkeypatch.delenv("RECAUDIT_NO_CACHE", raising=False)
-    return folder
+# `rules list` records listings: every test here keeps them out of the user's cache.
+pytestmark = pytest.mark.usefixtures("listing_cache")
 
 
 def _imported_modules(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
@@ -102,13 +97,13 @@ def _pack_loading(modules: set[str]) -> set[str]:
 @pytest.mark.parametrize("pack", ["wales-children", "wales-children-timescales"])
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_a_recorded_listing_prints_without_loading_the_pack(
-    pack: str, fmt: str, _own_listing_cache: Path
+    pack: str, fmt: str, listing_cache: Path
 ) -> None:
     first, first_modules = _imported_modules("rules", "list", pack, "--format", fmt)
     assert first.returncode == 0, first.stderr
     # The first listing loads and checks the pack (this is what the check below rules out).
     assert {"recaudit.rulepack.loader", "recaudit.kinds", "yaml"} <= first_modules
-    assert list(_own_listing_cache.glob("listing-*.json")), "nothing was recorded"
+    assert list(listing_cache.glob("listing-*.json")), "nothing was recorded"
 
     again, modules = _imported_modules("rules", "list", pack, "--format", fmt)
     assert again.returncode == 0, again.stderr
@@ -117,7 +112,7 @@ def test_a_recorded_listing_prints_without_loading_the_pack(
     assert not _top_level(modules) & set(HEAVY)
 
 
-def test_an_invalid_pack_is_loaded_every_time(tmp_path: Path, _own_listing_cache: Path) -> None:
+def test_an_invalid_pack_is_loaded_every_time(tmp_path: Path, listing_cache: Path) -> None:
     pack = _pack_with_a_bad_term(tmp_path)
     (pack / "rules" / "demographics.yaml").write_text("- id: x\n  kind: nope\n  title: X\n")
     for _ in range(2):
@@ -125,7 +120,7 @@ def test_an_invalid_pack_is_loaded_every_time(tmp_path: Path, _own_listing_cache
         assert done.returncode == 2, done.stderr
         assert "unknown rule kind 'nope'" in done.stderr
         assert "recaudit.rulepack.loader" in modules
-    assert not list(_own_listing_cache.glob("listing-*.json"))
+    assert not list(listing_cache.glob("listing-*.json"))
 
 
 def _pack_with_a_bad_term(tmp_path: Path) -> Path:
