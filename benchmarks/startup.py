@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple[list[str], dict[str, str]]] = {
     "recaudit --help": (["-m", "recaudit", "--help"], {}),
     "recaudit --version": (["-m", "recaudit", "--version"], {}),
     "recaudit rules list": (LIST, {}),
+    "recaudit rules list --format csv": ([*LIST, "-f", "csv"], {}),
     "recaudit rules list --format json": ([*LIST, "-f", "json"], {}),
     "recaudit rules list wales-children-timescales": ([*LIST, "wales-children-timescales"], {}),
     "recaudit rules list (not recorded)": (LIST, {"RECAUDIT_NO_CACHE": "1"}),

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
+from recaudit.plainparams import PlainCommand, PlainGroup
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -25,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
+    cls=PlainGroup,  # `--help`, `--version` and `rules list` need no pydantic
 )
 
 
@@ -495,6 +498,7 @@ rules_app = typer.Typer(
     help="Write, validate, list and test rule packs.",
     no_args_is_help=True,
     rich_markup_mode=None,
+    cls=PlainGroup,
 )
 app.add_typer(rules_app, name="rules")
 
@@ -526,7 +530,7 @@ def rules_validate(pack: PackArgument) -> None:
     )
 
 
-@rules_app.command("list")
+@rules_app.command("list", cls=PlainCommand)
 def rules_list(
     pack: Annotated[
         str, typer.Argument(help="A folder with pack.yaml, or a shipped pack's name.")
