@@ -25,7 +25,7 @@ import bisect
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from recaudit.evidence.matching import Term, alternation, term_from_item, union
 from recaudit.evidence.scanner import Scanner, is_word_char, starts_after_non_word
@@ -82,17 +82,17 @@ _MODIFIER_WORDS = frozenset(
 # (`_modifier_run_start`) can never disagree with them.
 _POSSESSORS = "(?:" + "|".join(sorted(_POSSESSOR_WORDS)) + ")"
 _MODIFIERS = "(?:(?:" + "|".join(sorted(_MODIFIER_WORDS)) + r")[\s-]+)*"
-_MODIFIERS_BY_LENGTH = sorted(_MODIFIER_WORDS, key=len)
+_MODIFIER_LENGTHS = sorted({len(w) for w in _MODIFIER_WORDS})
+_POSSESSOR_LENGTHS = sorted({len(w) for w in _POSSESSOR_WORDS})
 
 
-def _modifier_run_start(text: str, lo: int, start: int) -> int:
-    """Where `_MODIFIERS$` first matches in text[lo:start] (ASCII text): the furthest
-    point back from which only modifier words, each followed by spaces or hyphens, lead
-    to `start`. Walked backwards word by word; an end-anchored `re.search` would try
-    every position of the window."""
-    best = start
-    todo = [start]
+def _modifier_run_starts(text: str, lo: int, start: int) -> set[int]:
+    """Every point p in [lo, start] from which `_MODIFIERS$` matches text[p:start] (ASCII
+    text): only modifier words, each followed by spaces or hyphens, lead to `start`.
+    Walked backwards word by word; an end-anchored `re.search` would try every position
+    of the window."""
     seen = {start}
+    todo = [start]
     while todo:
         q = todo.pop()
         j = q
@@ -100,15 +100,52 @@ def _modifier_run_start(text: str, lo: int, start: int) -> int:
             j -= 1
         if j == q:
             continue  # a modifier needs a space or hyphen after it
-        for word in _MODIFIERS_BY_LENGTH:
-            p = j - len(word)
+        for size in _MODIFIER_LENGTHS:
+            p = j - size
             if p < lo:
                 break
-            if p not in seen and text[p:j].lower() == word:
+            if p not in seen and text[p:j].lower() in _MODIFIER_WORDS:
                 seen.add(p)
-                best = min(best, p)
                 todo.append(p)
-    return best
+    return seen
+
+
+def _modifier_run_start(text: str, lo: int, start: int) -> int:
+    """Where `_MODIFIERS$` first matches in text[lo:start] (ASCII text)."""
+    return min(_modifier_run_starts(text, lo, start))
+
+
+def _possessor_start(text: str, lo: int, runs: set[int]) -> int | None:
+    """Where `\\b{_POSSESSORS}\\s+{_MODIFIERS}$` first matches in text[lo:…] (ASCII text),
+    given `runs` (`_modifier_run_starts`); None if nowhere, or -1 when a child reference
+    with 's might end the possessor ("Child A's older sister"): child references are
+    regexes, so the caller must ask the possessor regex.
+
+    A possessor word ends where the whitespace run before a modifier run starts, so only
+    those few places are looked at, instead of `re` trying every position of the window.
+    """
+    first: int | None = None
+    for m in runs:
+        if m == lo or not text[m - 1].isspace():
+            continue
+        q = m - 1
+        while q > lo and text[q - 1].isspace():
+            q -= 1
+        if q == lo:
+            continue  # no room for a possessor inside the window
+        if text[q - 1] == "'" or (q - 2 >= lo and text[q - 1] in "sS" and text[q - 2] == "'"):
+            return -1
+        for size in _POSSESSOR_LENGTHS:
+            p = q - size
+            if p < lo:
+                break
+            if (
+                (first is None or p < first)
+                and text[p:q].lower() in _POSSESSOR_WORDS
+                and not (p and is_word_char(text[p - 1]))  # `\b` before the word
+            ):
+                first = p
+    return first
 
 
 # Words before a noun that mark it as a likely subject (clause start), for `subject`.
@@ -180,8 +217,11 @@ def _alt(terms: Sequence[Term]) -> str:
     return "(?:" + alternation(ordered) + ")" if ordered else r"(?!x)x"
 
 
-@dataclass(frozen=True, slots=True)
-class Mention:
+class Mention(NamedTuple):
+    """One person mention. A named tuple, not a frozen dataclass: a note holds dozens of
+    mentions and a frozen dataclass sets each field through `object.__setattr__` (about
+    3x slower to build)."""
+
     start: int
     end: int
     text: str
@@ -249,12 +289,13 @@ class People:
         self.reporting = union(lex.reporting, scanner)
         self._memo: dict[str, list[tuple[int, int, str]]] = {}
 
-    def _compound_start(self, text: str, start: int) -> int:
-        """Where a person noun's noun phrase starts: over modifiers and a possessor."""
+    def _compound_start(self, text: str, rev: str, start: int) -> int:
+        """Where a person noun's noun phrase starts: over modifiers and a possessor.
+
+        `rev` is the note reversed (see `_last_token`)."""
         lo = max(0, start - 80)
-        before = text[lo:start]
         # Cheap test first: the word before is a modifier, a possessor or ends in 's.
-        last = before.rstrip().rsplit(None, 1)[-1].lower() if before.strip() else ""
+        last = _last_token(rev, lo, start).lower()
         last = last.lstrip("([{\"'“‘")  # "(the sister)"
         if not last or not (
             last in _POSSESSOR_WORDS
@@ -263,12 +304,23 @@ class People:
             or last.split("-")[0] in _MODIFIER_WORDS
         ):
             return start
+        if not text[lo:start].isascii():  # exotic case equivalences: `re` decides
+            return self._regex_compound_start(text, lo, start)
+        runs = _modifier_run_starts(text, lo, start)
+        found = _possessor_start(text, lo, runs)
+        if found == -1:
+            return self._regex_compound_start(text, lo, start)
+        return found if found is not None else min(runs)
+
+    def _regex_compound_start(self, text: str, lo: int, start: int) -> int:
+        """`_compound_start` by the regexes alone (child references are regexes; text with
+        characters `re.IGNORECASE` equates beyond `str.lower`)."""
         m = self.possessor.search(text, lo, start)
         if m is not None:
             return m.start() if m.end() == start and m.start() < start else start
-        if before.isascii():  # the window only: a whole-note test would cost O(note) per noun
+        if text[lo:start].isascii():  # the window only: a whole-note test is O(note) per noun
             return _modifier_run_start(text, lo, start)
-        m = self.modifiers.search(text, lo, start)  # exotic case equivalences: `re` decides
+        m = self.modifiers.search(text, lo, start)
         if m is not None and m.end() == start and m.start() < start:
             return m.start()
         return start
@@ -281,9 +333,10 @@ class People:
         """
         out = []
         for start, end, cls in self._found(text):
-            words = text[start:end]
-            if cls == "c" and words.lower() not in self._by_literal:
-                out.append(" ".join(words.split()))
+            if cls == "c":
+                words = text[start:end]
+                if words.lower() not in self._by_literal:
+                    out.append(" ".join(words.split()))
         return out
 
     def _found(self, text: str) -> list[tuple[int, int, str]]:
@@ -292,17 +345,23 @@ class People:
         hit = self._memo.get(text)
         if hit is None:
             hit = []
-            for m in self.people.finditer(text):
-                cls = self._kind(text, m.start(), m.end())
+            kind = self._kind
+            for start, end in self.people.spans(text):
+                cls = kind(text, start, end)
                 if cls is not None:
-                    hit.append((m.start(), m.end(), cls))
+                    hit.append((start, end, cls))
             if len(self._memo) >= FOUND_MEMO:
                 self._memo.clear()
             self._memo[text] = hit
         return hit
 
     def _kind(self, text: str, start: int, end: int) -> str | None:
-        found = self._by_literal.get(" ".join(text[start:end].lower().split()))
+        words = text[start:end].lower()
+        # Lexicon spellings are words joined by one space: a match that is one already
+        # (nearly all) needs no re-spacing.
+        found = self._by_literal.get(words)
+        if found is None:
+            found = self._by_literal.get(" ".join(words.split()))
         if found is not None:
             return found
         # Matched in place, not on the cut-out words: a regex term may look around it
@@ -313,14 +372,14 @@ class People:
                 return cls
         return None
 
-    def _raw(self, text: str) -> list[tuple[int, int, str]]:
+    def _raw(self, text: str, rev: str) -> list[tuple[int, int, str]]:
         """(start, end, class) for child refs (c), nouns (p/f/m/n) and pronouns (x)."""
         kept = self._found(text)
         nouns = []
         for start, end, cls in kept:
             if cls not in ("c", "x"):
                 # Extend leftwards over a possessor and modifiers: "Child A's older sister".
-                start = self._compound_start(text, start)
+                start = self._compound_start(text, rev, start)
             nouns.append((start, end, cls))
         # A child reference or pronoun inside a compound ("Child A's sister", "his mum") is
         # not a mention of its own: the longer span wins.
@@ -354,7 +413,10 @@ class People:
         first: dict[str, tuple[Kind, str]] = {}
         out: list[Mention] = []
         quote_starts = [q[0] for q in quotes]
-        raw = self._raw(text)
+        # Words before a mention are read from the reversed note with forward matches
+        # (`_last_token`, `_subject_position`): cheaper than walking back char by char.
+        rev = text[::-1]
+        raw = self._raw(text, rev)
         if main_child is not None:
             raw = [
                 (s, e, "n")
@@ -369,13 +431,13 @@ class People:
         last_end = 0
         for start, end, cls in raw:
             words = text[start:end]
-            in_quote = _inside(start, quotes, quote_starts)
-            if not in_quote and _SENTENCE_BREAK.search(text, last_end, start):
-                prev_lead, lead, have_lead = (lead if have_lead else first), {}, False
-                first = {}
+            in_quote = bool(quotes) and _inside(start, quotes, quote_starts)
             if not in_quote:
+                if _SENTENCE_BREAK.search(text, last_end, start):
+                    prev_lead, lead, have_lead = (lead if have_lead else first), {}, False
+                    first = {}
                 last_end = end
-            subject_pos = _subject_position(text, start)
+            subject_pos = _subject_position(rev, start)
             leads = not in_quote and not have_lead and subject_pos
             if cls == "x":
                 gender, nominative = _PRONOUNS[words.lower()]
@@ -407,7 +469,7 @@ class People:
                 fill = child_fill
             else:
                 kind = "professional" if cls == "p" else "other"
-                fill = {"p": "n", "f": "fn", "m": "mn", "n": "n"}[cls]
+                fill = _FILLS[cls]
             if not in_quote:
                 for slot in fill:
                     slots[slot] = (kind, words)
@@ -420,8 +482,16 @@ class People:
         return out
 
 
+# The pronoun slots a noun of each class fills.
+_FILLS = {"p": "n", "f": "fn", "m": "mn", "n": "n"}
+
+
 # Sentence ends between two mentions (what `pipeline.sentence_spans` splits on, roughly).
-_SENTENCE_BREAK = re.compile(r"[.!?][\"'”’)\]]*\s|\n")
+# Each branch starts with its own literal character, so `re` skips to candidates at C
+# speed (an alternation opening with a character class is tried at every position):
+# the same matches as `[.!?][\"'”’)\]]*\s|\n`.
+_CLOSERS = "[\"'”’)\\]]*"
+_SENTENCE_BREAK = re.compile(rf"\n|\.{_CLOSERS}\s|!{_CLOSERS}\s|\?{_CLOSERS}\s")
 _RELATION_IN_BRACKETS = re.compile(r"\s*\(\s*$")
 _CLOSE_BRACKET = re.compile(r"\s*\)")
 
@@ -432,6 +502,8 @@ def _apposed_relations(
     """A named child followed by a bracketed relation ("Child 1 (the brother)") is that
     relation: a sibling, not the record's child."""
     out = list(raw)
+    if "(" not in text:  # (the bracket this looks for)
+        return out
     for i in range(len(out) - 1):
         start, end, cls = out[i]
         n_start, n_end, n_cls = out[i + 1]
@@ -490,33 +562,44 @@ def _inside(pos: int, spans: Sequence[tuple[int, int]], starts: Sequence[int]) -
 _DETERMINERS = frozenset({"the", "a", "an", "our", "y", "yr"})
 
 
-def _last_word_start(text: str) -> int:
-    """Where the run of word characters ending `text` starts (len(text) if none).
-
-    A backwards walk: an end-anchored regex (`(\\w+)$`) would be tried at every position.
-    """
-    i = len(text)
-    while i and (text[i - 1].isalnum() or text[i - 1] == "_"):
-        i -= 1
-    return i
+# Read on the reversed note from a mention's start leftwards: whitespace, then the word
+# (or the whitespace-free token) before it, with one C-level match.
+_REV_WORD = re.compile(r"\s*(\w*)")
+_REV_TOKEN = re.compile(r"\s*(\S*)")
+_CLAUSE_EDGE = '.!?;:,("“-–\n'
+SUBJECT_WINDOW = 40
 
 
-def _subject_position(text: str, start: int) -> bool:
-    before = text[max(0, start - 40) : start].rstrip()
-    # "…; the YP said": look past a determiner ("the", Welsh "y") to the clause edge.
-    cut = _last_word_start(before)
-    if cut < len(before) and before[cut:].lower() in _DETERMINERS:
-        before = before[:cut].rstrip()
-    if not before or before[-1] in '.!?;:,("“-–\n':
-        return True
-    cut = _last_word_start(before)
-    return cut < len(before) and before[cut:].lower() in _SUBJECT_LEFT
+def _last_token(rev: str, lo: int, start: int) -> str:
+    """The last whitespace-delimited token of text[lo:start], given `rev` = text[::-1]
+    ("" if there is none): `text[lo:start].rstrip().rsplit(None, 1)[-1]`."""
+    n = len(rev)
+    return _REV_TOKEN.match(rev, n - start, n - lo).group(1)[::-1]
+
+
+def _subject_position(rev: str, start: int) -> bool:
+    """Does a clause edge or a clause-opening word ("and", "when") come just before
+    `start`, in the 40 characters before it? (`rev` is the note reversed.)"""
+    n = len(rev)
+    stop = n - max(0, start - SUBJECT_WINDOW)
+    m = _REV_WORD.match(rev, n - start, stop)
+    word = m.group(1)[::-1].lower()
+    if word in _DETERMINERS:
+        # "…; the YP said": look past a determiner ("the", Welsh "y") to the clause edge.
+        m = _REV_WORD.match(rev, m.end(), stop)
+        word = m.group(1)[::-1].lower()
+    if not word:
+        at = m.end()
+        return at == stop or rev[at] in _CLAUSE_EDGE
+    return word in _SUBJECT_LEFT
 
 
 _QUOTE_RE = re.compile(r"\"[^\"\n]{1,600}\"|“[^”\n]{1,600}”")
 
 
 def quote_spans(text: str) -> list[tuple[int, int]]:
+    if '"' not in text and "“" not in text:  # most notes quote nobody
+        return []
     return [m.span() for m in _QUOTE_RE.finditer(text)]
 
 
