@@ -149,3 +149,26 @@ def test_a_forked_child_never_deletes_or_corrupts_the_parents_file(tmp_path: Pat
     assert path.stat().st_size == sum(len(line) + 1 for line in store.encoded())
     store.close()
     assert not path.exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_command_leaves_no_temporary_files(tmp_path: Path, jobs: str) -> None:
+    # `recaudit.cli.main` freezes the collector as the process ends (a faster shutdown), so
+    # nothing left in a reference cycle is collected then: the stores, spools and workbook
+    # parts in the temporary folder must be removed all the same.
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "TMPDIR": str(temp)}
+    done = subprocess.run(
+        [sys.executable, "-m", "recaudit", "audit", str(repo / "samples" / "records.jsonl"),
+         "--out", str(tmp_path / "out"), "--jobs", jobs, "--per-worker"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "audit.xlsx").is_file()
+    assert list(temp.iterdir()) == []
