@@ -120,9 +120,9 @@ def find_cues(
     c_start, c_end = token_starts[s_tok], token_ends[e_tok - 1]
     candidates: list[tuple[int, int, int]] = []  # (start, end, spec index)
     for index, pattern in enumerate(cues.patterns):
-        for m in pattern.finditer(text, c_start, c_end):
-            if m.end() > m.start():
-                candidates.append((m.start(), m.end(), index))
+        for start, end in pattern.spans(text, c_start, c_end):
+            if end > start:
+                candidates.append((start, end, index))
     # Overlap resolution: longest first, then earliest, then lexicon order (see module doc).
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0], c[2]))
     taken: list[tuple[int, int, int]] = []

@@ -140,14 +140,14 @@ class CompiledTier:
     index: int
     outcome: str
     label: str
-    targets: tuple[tuple[str, re.Pattern[str]], ...]  # (lexicon name, pattern)
-    requires: re.Pattern[str] | None
+    targets: tuple[tuple[str, TermPattern], ...]  # (lexicon name, pattern)
+    requires: TermPattern | None
     window: int
     disqualified_by: frozenset[str]
     disqualified_order: tuple[str, ...]
     experiencer: str
-    vetoed_by: re.Pattern[str] | None
-    only_if_mentions: re.Pattern[str] | None
+    vetoed_by: TermPattern | None
+    only_if_mentions: TermPattern | None
     only_if_conditions: tuple[Any, ...]
 
 
@@ -258,7 +258,7 @@ def evaluate_tier(
     labels = {name for name, _ in tier.targets}
     veto = tier.vetoed_by.search(text) if tier.vetoed_by else None
     by_event: dict[tuple[int, int], int] = {}
-    hit_starts = [h[0] for h in all_target_hits]
+    hit_starts = [h[0] for h in all_target_hits] if tier.requires is not None else []
     for t_start, t_end, label in all_target_hits:
         if label not in labels:
             continue
@@ -270,13 +270,13 @@ def evaluate_tier(
         if tier.requires is not None:
             t_tok = an.token_at(t_start, s_index)
             found = []
-            for m in tier.requires.finditer(text, s_start, s_end):
+            for m_start, m_end in tier.requires.spans(text, s_start, s_end):
                 # A co-term inside any target phrase ("offer" in "active offer") is not one.
-                if _overlaps_hit(m.start(), m.end(), all_target_hits, hit_starts):
+                if _overlaps_hit(m_start, m_end, all_target_hits, hit_starts):
                     continue
-                distance = abs(an.token_at(m.start(), s_index) - t_tok)
+                distance = abs(an.token_at(m_start, s_index) - t_tok)
                 if distance <= tier.window:
-                    found.append((distance, m.span()))
+                    found.append((distance, (m_start, m_end)))
             if not found:
                 continue
             co_terms = [span for _, span in sorted(found)]
@@ -535,12 +535,7 @@ def _extend_over_clause(text: str, end: int, clause_end: int) -> int:
 
 
 def target_hits(
-    targets: Sequence[tuple[str, re.Pattern[str]]], text: str
+    targets: Sequence[tuple[str, TermPattern]], text: str
 ) -> list[tuple[int, int, str]]:
-    hits = [
-        (m.start(), m.end(), name)
-        for name, p in targets
-        for m in p.finditer(text)
-        if m.end() > m.start()
-    ]
+    hits = [(s, e, name) for name, p in targets for s, e in p.spans(text) if e > s]
     return _resolve_overlaps(hits)

@@ -279,6 +279,7 @@ class TermPattern:
             if scanner is not None
             else []
         )
+        self._single = self._gids[0] if len(self._gids) == 1 and not self._plans else None
         self._last: str | None = None
         self._low = ""
 
@@ -317,6 +318,10 @@ class TermPattern:
         if hits is None:
             found = [m.span() for m in self._regex_finditer(text, pos, end)]
             return found
+        if self._single is not None:
+            # One phrase group and no regex (most lexicons, most cue rules): its selection
+            # is the answer, already sorted and free of overlaps.
+            return hits.select(self._single, pos, end)
         found = select(hits, self._gids, pos, end)
         anchored, regexes = self._triage(hits, text, pos, end)
         found += anchored
@@ -380,10 +385,21 @@ class TermPattern:
         hits = self._scanner.hits(text) if self._scanner is not None else None
         if hits is None:
             return self.search(text, pos, end) is not None
-        if any(hits.first(gid, pos, end) for gid in self._gids):
-            return True
-        anchored, regexes = self._triage(hits, text, pos, end, limit=1)
-        return bool(anchored) or any(p.search(text, pos, end) for p in regexes)
+        for gid in self._gids:
+            if hits.first(gid, pos, end):
+                return True
+        # As `_triage`, but stopping at the first regex found: most windows that reach
+        # here hold some cue, and one is enough.
+        special = hits.special
+        for pattern, gid, anchored in self._plans:
+            if anchored and not special:
+                assert gid is not None
+                starts = hits.starts_in(gid, pos, end)
+                if starts and _anchored_spans(pattern, starts, text, pos, end, 1):
+                    return True
+            elif may_match(hits, gid, pos, end) and pattern.search(text, pos, end):
+                return True
+        return False
 
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
         found = [f for gid in self._gids if (f := hits.first(gid, pos, end))]
