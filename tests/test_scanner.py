@@ -158,6 +158,11 @@ def test_every_regex_match_contains_a_required_literal(note: str) -> None:
         (r"(?<=\w)n['’]t\b", False, None),  # a lone lower-case letter: everywhere
         (r"(?:ab)?cd", False, None),  # an optional start
         (r"\b\w*", False, None),  # may match nothing
+        # Through whitespace runs and alternatives: tried at "to make", not at every "to".
+        (r"\bto\s+(?:make|find\s+out)\b", False, ("to find out", "to make")),
+        (r"\band\s+(?:was|is)\s+\w+", False, ("and is", "and was")),
+        (r"\b(?:y\s*/\s*n|yes)\b", False, None),  # "y" alone: everywhere
+        (r"\bAction\s+\d", True, ("Action",)),  # no trailing space in a head
     ],
 )
 def test_anchor_literals(regex: str, case_sensitive: bool, expected: tuple[str, ...]) -> None:
@@ -175,7 +180,9 @@ def test_every_regex_match_starts_with_an_anchor(note: str) -> None:
                 continue
             flags = 0 if term.case_sensitive else re.IGNORECASE
             for m in re.finditer(term.source, note, flags):
-                seen = note[m.start() :] if term.case_sensitive else note[m.start() :].lower()
+                # A space in a head stands for any whitespace run (the scanner squeezes them).
+                seen = re.sub(r"\s+", " ", note[m.start() :])
+                seen = seen if term.case_sensitive else seen.lower()
                 assert seen.startswith(found.heads), (term.source, m.group(0))
                 if found.word_start:
                     before = note[m.start() - 1 : m.start()]

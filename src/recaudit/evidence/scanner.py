@@ -357,18 +357,7 @@ def anchors(source: str, case_sensitive: bool) -> Anchors | None:
             items = items[1:]
         if not items:
             return None
-        if items[0][0] is sre.BRANCH:
-            heads = [_leading_run(list(alt), sre) for alt in items[0][1][1]]
-        else:
-            run = _leading_run(items, sre)
-            heads = [run]
-            rest = items[len(run) :]
-            # The parser factors a common prefix out of alternatives ("re" + "commend|
-            # quest"): put it back, the whole words are far rarer than "re".
-            if run and rest and rest[0][0] is sre.BRANCH:
-                tails = [_leading_run(list(alt), sre) for alt in rest[0][1][1]]
-                if all(tails):
-                    heads = [run + tail for tail in tails]
+        heads, _ = _heads(items, sre)
     except Exception:
         return None
     if not heads or not all(heads):
@@ -427,13 +416,53 @@ def _word_chars_only(op: Any, av: Any, sre: Any) -> bool:
     return False
 
 
-def _leading_run(items: list[Any], sre: Any) -> str:
-    run = []
+MAX_HEADS = 64
+
+
+def _heads(items: list[Any], sre: Any) -> tuple[list[str], bool]:
+    """The strings every match of the sequence starts with, and whether they spell out the
+    whole sequence (so that what follows it can extend them).
+
+    Literals extend every head; a branch multiplies them by its alternatives' heads ("to"
+    + "make|offer"); a whitespace run (`\\s+`) becomes one space, since the scanner reads
+    text with whitespace runs squeezed to one space ("to\\s+(?:make|offer)" is tried only at
+    "to make" and "to offer", not at every "to").
+    """
+    heads = [""]
+    space = False  # a whitespace run seen, to be spelt only if more text follows
     for op, av in items:
-        if op is not sre.LITERAL:
-            break
-        run.append(chr(av))
-    return "".join(run)
+        if op is sre.LITERAL:
+            heads = [h + (" " if space else "") + chr(av) for h in heads]
+            space = False
+        elif op is sre.BRANCH:
+            tails: list[str] = []
+            complete = True
+            for alt in av[1]:
+                found, whole = _heads(list(alt), sre)
+                if not all(found):
+                    return heads, False
+                tails += found
+                complete = complete and whole
+            if len(heads) * len(tails) > MAX_HEADS:
+                return heads, False
+            sep = " " if space else ""
+            heads = [h + sep + t for h in heads for t in tails]
+            space = False
+            if not complete:
+                return heads, False
+        elif _is_space_run(op, av, sre) and all(heads):
+            space = True
+        else:
+            return heads, False
+    return heads, not space
+
+
+def _is_space_run(op: Any, av: Any, sre: Any) -> bool:
+    """Is this item `\\s+` (one or more whitespace characters, nothing else)?"""
+    if op not in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) or av[0] < 1:
+        return False
+    sub = list(av[2])
+    return sub == [(sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])]
 
 
 MAX_CLASS = 10  # a character class this small is spelled out ("C[0-9]" → C0 … C9)
