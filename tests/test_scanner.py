@@ -17,7 +17,13 @@ from hypothesis import strategies as st
 
 from recaudit.evidence.context import CueSpec
 from recaudit.evidence.matching import Term, term_from_item, union
-from recaudit.evidence.scanner import Scanner, anchors, required_literals
+from recaudit.evidence.scanner import (
+    _OTHER_SPACE,
+    Scanner,
+    anchors,
+    needs_squeezing,
+    required_literals,
+)
 from recaudit.rulepack import load_pack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -226,3 +232,9 @@ def test_possessor_guard_and_modifier_walk_match_the_plain_regexes() -> None:
             m = people.modifiers.search(text, lo, start)
             want = m.start() if m is not None and m.end() == start and m.start() < start else start
             assert _modifier_run_start(text, lo, start) == want, text[lo:start]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("a \t\n\r\x0b\x1c\xa0é\u2028")), max_size=12))
+def test_the_quick_whitespace_test_agrees_with_the_regex(text: str) -> None:
+    assert needs_squeezing(text) == (_OTHER_SPACE.search(text) is not None)
