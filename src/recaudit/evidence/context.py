@@ -86,20 +86,51 @@ class Cue:
     text: str = ""
 
 
-@dataclass
-class CueSet:
-    """A pack's cue rules compiled once: one regex per cue rule plus a union for a quick test."""
+LIVE_MEMO = 64
 
-    specs: tuple[CueSpec, ...]
-    patterns: tuple[TermPattern, ...]
-    any_cue: TermPattern
+
+class CueSet:
+    """A pack's cue rules compiled once: one pattern per cue rule, and their union."""
+
+    def __init__(
+        self, specs: tuple[CueSpec, ...], patterns: tuple[TermPattern, ...], any_cue: TermPattern
+    ) -> None:
+        self.specs = specs
+        self.patterns = patterns
+        # The union of every rule's terms: one quick test per sentence (most hold no cue,
+        # and then need neither tokens nor the per-rule scans).
+        self.any_cue = any_cue
+        self._live: dict[str, tuple[int, ...]] = {}
 
     @classmethod
     def build(cls, items: Sequence[Any], scanner: Scanner | None = None) -> CueSet:
         specs = tuple(CueSpec.model_validate(item) for item in items)
         patterns = tuple(union(s.terms(), scanner) for s in specs)
-        any_cue = union((t for s in specs for t in s.terms()), scanner)
-        return cls(specs, patterns, any_cue)
+        return cls(specs, patterns, union((t for s in specs for t in s.terms()), scanner))
+
+    def live(self, text: str) -> tuple[int, ...]:
+        """Indices of the cue rules that can match somewhere in `text`: a note holds the
+        strings of only a few of a pack's cue rules, so the others are never tried on its
+        sentences. Remembered for the last few texts (a rule's tiers take turns over a
+        record's notes)."""
+        found = self._live.get(text)
+        if found is None:
+            if len(self._live) >= LIVE_MEMO:
+                self._live.clear()
+            found = tuple(i for i, p in enumerate(self.patterns) if p.live(text))
+            self._live[text] = found
+        return found
+
+
+def cue_candidates(cues: CueSet, text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+    """(start, end, cue rule index) of every cue match in text[start:end], overlapping ones
+    included. Needs no tokens: most sentences have no candidate and are never tokenised."""
+    candidates: list[tuple[int, int, int]] = []
+    for index in cues.live(text):
+        for m_start, m_end in cues.patterns[index].spans(text, start, end):
+            if m_end > m_start:
+                candidates.append((m_start, m_end, index))
+    return candidates
 
 
 def find_cues(
@@ -109,20 +140,23 @@ def find_cues(
     token_ends: Sequence[int],
     sent: tuple[int, int],
 ) -> list[Cue]:
-    """Cues of one sentence (token range `sent`), overlaps resolved and scopes computed.
-
-    Most sentences hold no cue at all: callers test `cues.any_cue` on the sentence first
-    (before tokenising it), so the per-cue scans here run only where a cue is.
-    """
+    """Cues of one sentence (token range `sent`), overlaps resolved and scopes computed."""
     s_tok, e_tok = sent
     if s_tok >= e_tok:
         return []
     c_start, c_end = token_starts[s_tok], token_ends[e_tok - 1]
-    candidates: list[tuple[int, int, int]] = []  # (start, end, spec index)
-    for index, pattern in enumerate(cues.patterns):
-        for start, end in pattern.spans(text, c_start, c_end):
-            if end > start:
-                candidates.append((start, end, index))
+    return resolve_cues(cues, text, token_starts, sent, cue_candidates(cues, text, c_start, c_end))
+
+
+def resolve_cues(
+    cues: CueSet,
+    text: str,
+    token_starts: Sequence[int],
+    sent: tuple[int, int],
+    candidates: list[tuple[int, int, int]],
+) -> list[Cue]:
+    """The sentence's cues from its candidates: overlaps resolved, scopes computed."""
+    s_tok, e_tok = sent
     # Overlap resolution: longest first, then earliest, then lexicon order (see module doc).
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0], c[2]))
     taken: list[tuple[int, int, int]] = []

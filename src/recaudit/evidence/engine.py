@@ -23,7 +23,7 @@ from recaudit.evidence.attribution import (
     quote_spans,
     subject_of,
 )
-from recaudit.evidence.context import Cue, CueSet, find_cues, modifiers
+from recaudit.evidence.context import Cue, CueSet, cue_candidates, modifiers, resolve_cues
 from recaudit.evidence.matching import TermPattern, term_from_item, union
 from recaudit.evidence.pipeline import sentence_spans, tokenize
 from recaudit.evidence.scanner import Scanner
@@ -86,13 +86,17 @@ class NoteAnalysis:
     def cues(self, cue_set: CueSet, sent_index: int) -> list[Cue]:
         key = (id(cue_set), sent_index)
         if key not in self._cues:
-            # Most sentences hold no cue: one union test, and then no tokens are needed.
+            # Most sentences hold no cue, and then need no tokens. The sentence span is
+            # trimmed, so its first and last tokens start and end where it does.
             s_start, s_end = self.sent_char[sent_index]
-            if not cue_set.any_cue.matches_in(self.text, s_start, s_end):
+            candidates = []
+            if cue_set.any_cue.matches_in(self.text, s_start, s_end):
+                candidates = cue_candidates(cue_set, self.text, s_start, s_end)
+            if not candidates:
                 self._cues[key] = []
                 return []
-            starts, ends = self.tokens(sent_index)
-            self._cues[key] = find_cues(cue_set, self.text, starts, ends, (0, len(starts)))
+            starts, _ = self.tokens(sent_index)
+            self._cues[key] = resolve_cues(cue_set, self.text, starts, (0, len(starts)), candidates)
         return self._cues[key]
 
 

@@ -401,6 +401,16 @@ class TermPattern:
                 return True
         return False
 
+    def live(self, text: str) -> bool:
+        """Can this pattern match anywhere in `text`? False only when the scanner shows
+        that none of its phrases, regex anchors or prefilter strings occur in it."""
+        hits = self._scanner.hits(text) if self._scanner is not None else None
+        if hits is None or hits.special:
+            return True
+        return any(hits.has(gid) for gid in self._gids) or any(
+            gid is None or hits.has(gid) for _, gid, _ in self._plans
+        )
+
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
         found = [f for gid in self._gids if (f := hits.first(gid, pos, end))]
         anchored, regexes = self._triage(hits, text, pos, end, limit=1)

@@ -37,6 +37,8 @@ def needs_squeezing(text: str) -> bool:
     if not text.isascii():
         return _OTHER_SPACE.search(text) is not None
     return "  " in text or any(ch in text for ch in _ASCII_OTHER_SPACE)
+
+
 _SPACE_RUN = re.compile(r"\s+")
 
 
@@ -115,6 +117,10 @@ class NoteHits:
             if -neg_stop <= end and (not out or out[-1] != start):
                 out.append(start)
         return out
+
+    def has(self, gid: int) -> bool:
+        """Does any string of group `gid` occur in the text at all?"""
+        return gid in self._entries
 
     def occurs(self, gid: int, pos: int, end: int) -> bool:
         """Does a string of (prefilter) group `gid` occur inside [pos, end)?"""
