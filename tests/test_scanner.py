@@ -20,9 +20,11 @@ from recaudit.evidence.matching import Term, term_from_item, union
 from recaudit.evidence.scanner import (
     _OTHER_SPACE,
     Scanner,
+    Tail,
     anchors,
     needs_squeezing,
     required_literals,
+    tail_anchors,
 )
 from recaudit.rulepack import load_pack
 
@@ -97,7 +99,9 @@ def test_sentence_windows_match_the_regexes() -> None:
 
 
 WHITESPACE = st.sampled_from([" ", "  ", "\n", "\t", " \n ", "\u00a0", "\r\n"])
-NOISE = st.sampled_from(["ſ", "K", "İ", "ß", "’", "-", "_", "[ ]", "?", "C1", "W6"])
+NOISE = st.sampled_from(
+    ["ſ", "K", "İ", "ß", "’", "-", "_", "[ ]", "?", "C1", "W6", "KT", " J.S. ", " said", "DV"]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -238,3 +242,44 @@ def test_possessor_guard_and_modifier_walk_match_the_plain_regexes() -> None:
 @given(text=st.text(alphabet=st.sampled_from(list("a \t\n\r\x0b\x1c\xa0é\u2028")), max_size=12))
 def test_the_quick_whitespace_test_agrees_with_the_regex(text: str) -> None:
     assert needs_squeezing(text) == (_OTHER_SPACE.search(text) is not None)
+
+
+@pytest.mark.parametrize(
+    ("regex", "case_sensitive", "expected"),
+    [
+        # Initials before a reporting verb: tried one to four characters before "said".
+        (
+            r"(?<![\w.])[A-Z](?:\.?[A-Z]){0,1}(?=\s+(?:said|told)\b)",
+            True,
+            (("said", "told"), (1, 3), 1),
+        ),
+        (r"\bfoo(?=\s*bar)", False, (("bar",), (3, 3), 0)),
+        (r"x(?=said)", False, (("said",), (1, 1), None)),
+        (r"\w+(?=\s+said)", False, None),  # unbounded width: no tail
+        (r"x(?=s)", False, None),  # one letter follows too much
+        (r"x(?!said)", False, None),  # a negative lookahead promises nothing
+    ],
+)
+def test_tail_anchors(regex: str, case_sensitive: bool, expected: tuple | None) -> None:
+    found = tail_anchors(regex, case_sensitive)
+    assert found == (Tail(*expected) if expected else None)
+
+
+def test_every_regex_match_starts_where_its_tail_says() -> None:
+    tailed = [
+        (t, found)
+        for terms in TERMS.values()
+        for t in terms
+        if t.literals is None and (found := tail_anchors(t.source, t.case_sensitive))
+    ]
+    assert tailed, "the pack has no tail-anchored regex left to test"
+    for term, tail in tailed:
+        scanner = Scanner()
+        gid = scanner.add_group(tail.heads, term.case_sensitive, "anywhere")
+        flags = 0 if term.case_sensitive else re.IGNORECASE
+        for text in [*NOTES, "KT said so.  J.S.\n\ttold me", "(AB)  said", "xKT said"]:
+            hits = scanner.hits(text)
+            assert hits is not None
+            starts = set(tail.starts(hits, gid, text, 0, len(text)))
+            for m in re.finditer(term.source, text, flags):
+                assert m.start() in starts, (term.source, text, m.group(0))

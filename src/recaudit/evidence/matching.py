@@ -21,17 +21,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from recaudit.evidence.scanner import (
     Bounds,
     NoteHits,
     Scanner,
     Span,
+    Tail,
     anchors,
     may_match,
     required_literals,
     select,
+    tail_anchors,
 )
 
 TERM_KEYS = frozenset({"pattern", "regex", "case_sensitive"})
@@ -257,19 +259,10 @@ class TermPattern:
         # IGNORECASE pattern matches the same but is several times slower).
         self._regexes = [re.compile(r, 0 if cs else re.IGNORECASE) for r, cs in regexes]
         self._regex_any = _any_of(regexes) if len(regexes) > 1 else None
-        # Per regex term (pattern, scanner group, anchored?): the group holds the strings
-        # every match starts with (`anchored`: the regex is tried only where they occur) or,
-        # failing that, strings one of which any match contains (a window without one is
-        # not searched); no group means the regex always runs.
-        self._plans: list[tuple[re.Pattern[str], int | None, bool]] = []
-        for pattern, (r, cs) in zip(self._regexes, regexes, strict=True):
-            gid, found = None, None
-            if scanner is not None:
-                found = anchors(r, cs)
-                needed = found.heads if found else required_literals(r, cs)
-                bounds: Bounds = "word_start" if found and found.word_start else "anywhere"
-                gid = scanner.add_group(needed, cs, bounds) if needed else None
-            self._plans.append((pattern, gid, found is not None))
+        # Per regex term, how the scanner narrows where it runs (see `_Plan`).
+        self._plans = [
+            _plan(p, r, cs, scanner) for p, (r, cs) in zip(self._regexes, regexes, strict=True)
+        ]
         # With a scanner, the phrase groups are found by its one pass per text (same
         # matches, see scanner.py); the tries (`patterns`) are compiled only if a text
         # needs them (compiling them all took a second of every run's start).
@@ -390,14 +383,12 @@ class TermPattern:
                 return True
         # As `_triage`, but stopping at the first regex found: most windows that reach
         # here hold some cue, and one is enough.
-        special = hits.special
-        for pattern, gid, anchored in self._plans:
-            if anchored and not special:
-                assert gid is not None
-                starts = hits.starts_in(gid, pos, end)
-                if starts and _anchored_spans(pattern, starts, text, pos, end, 1):
+        for plan in self._plans:
+            starts = plan.starts(hits, text, pos, end)
+            if starts is not None:
+                if starts and _anchored_spans(plan.pattern, starts, text, pos, end, 1):
                     return True
-            elif may_match(hits, gid, pos, end) and pattern.search(text, pos, end):
+            elif may_match(hits, plan.gid, pos, end) and plan.pattern.search(text, pos, end):
                 return True
         return False
 
@@ -408,7 +399,7 @@ class TermPattern:
         if hits is None or hits.special:
             return True
         return any(hits.has(gid) for gid in self._gids) or any(
-            gid is None or hits.has(gid) for _, gid, _ in self._plans
+            plan.gid is None or hits.has(plan.gid) for plan in self._plans
         )
 
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
@@ -434,14 +425,50 @@ class TermPattern:
         there (left to the caller to search)."""
         spans: list[tuple[int, int]] = []
         others: list[re.Pattern[str]] = []
-        for pattern, gid, anchored in self._plans:
-            if anchored and not hits.special:
-                assert gid is not None
-                starts = hits.starts_in(gid, pos, end)
-                spans += _anchored_spans(pattern, starts, text, pos, end, limit)
-            elif may_match(hits, gid, pos, end):
-                others.append(pattern)
+        for plan in self._plans:
+            starts = plan.starts(hits, text, pos, end)
+            if starts is not None:
+                spans += _anchored_spans(plan.pattern, starts, text, pos, end, limit)
+            elif may_match(hits, plan.gid, pos, end):
+                others.append(plan.pattern)
         return spans, others
+
+
+class _Plan(NamedTuple):
+    """How the scanner narrows where one regex term runs. Its group `gid` holds either
+    the strings every match starts with (`head`: the regex is tried only where they
+    occur), or those every match is followed by (`tail`: tried only just before them), or
+    strings one of which any match contains (a window without one is not searched). No
+    group: the regex always runs."""
+
+    pattern: re.Pattern[str]
+    gid: int | None
+    head: bool = False
+    tail: Tail | None = None
+
+    def starts(self, hits: NoteHits, text: str, pos: int, end: int) -> list[int] | None:
+        """Where the regex may start in [pos, end), or None if it must be searched."""
+        if self.gid is None or hits.special:
+            return None
+        if self.head:
+            return hits.starts_in(self.gid, pos, end)
+        if self.tail is not None:
+            return self.tail.starts(hits, self.gid, text, pos, end)
+        return None
+
+
+def _plan(pattern: re.Pattern[str], source: str, cs: bool, scanner: Scanner | None) -> _Plan:
+    if scanner is None:
+        return _Plan(pattern, None)
+    head = anchors(source, cs)
+    if head is not None:
+        bounds: Bounds = "word_start" if head.word_start else "anywhere"
+        return _Plan(pattern, scanner.add_group(head.heads, cs, bounds), head=True)
+    tail = tail_anchors(source, cs)
+    if tail is not None:
+        return _Plan(pattern, scanner.add_group(tail.heads, cs, "anywhere"), tail=tail)
+    needed = required_literals(source, cs)
+    return _Plan(pattern, scanner.add_group(needed, cs, "anywhere") if needed else None)
 
 
 def _anchored_spans(

@@ -388,6 +388,69 @@ def anchors(source: str, case_sensitive: bool) -> Anchors | None:
     return Anchors(out, boundary and all(is_word_char(h[0]) for h in out))
 
 
+MAX_TAIL_WIDTH = 16  # a match this short is tried at the few places before each tail
+
+
+class Tail(NamedTuple):
+    """A regex whose every match is followed (inside a lookahead) by one of `heads`, after
+    a whitespace run of at least `space` characters (None: directly), and is `width[0]`
+    to `width[1]` characters long: initials before a reporting verb ("KT said")."""
+
+    heads: tuple[str, ...]
+    width: tuple[int, int]
+    space: int | None
+
+    def starts(self, hits: NoteHits, gid: int, text: str, pos: int, end: int) -> list[int]:
+        """Where a match may start in [pos, end): the few positions that end a match
+        right before an occurrence of a head (group `gid`); ascending, distinct."""
+        low, high = self.width
+        out: set[int] = set()
+        for at in hits.starts_in(gid, pos, end):
+            first_end = last_end = at
+            if self.space is not None:
+                while first_end > 0 and text[first_end - 1].isspace():
+                    first_end -= 1
+                last_end = at - self.space
+                if last_end < first_end:
+                    continue
+            out.update(range(max(pos, first_end - high), last_end - low + 1))
+        return sorted(out)
+
+
+def tail_anchors(source: str, case_sensitive: bool) -> Tail | None:
+    """The `Tail` of a regex `X(?=\\s+HEADS…)` whose part X (after any zero-width
+    assertions) has a small bounded width; None for any other shape.
+
+    Such a regex need only be tried a few characters before each occurrence of its heads,
+    where a search would try it at every position of the note.
+    """
+    try:
+        import re._parser as sre
+
+        parsed = sre.parse(source, 0 if case_sensitive else re.IGNORECASE)
+        items = list(parsed)
+        while items and items[0][0] in (sre.AT, sre.ASSERT, sre.ASSERT_NOT):
+            items = items[1:]
+        if len(items) < 2 or items[-1][0] is not sre.ASSERT or items[-1][1][0] != 1:
+            return None
+        low, high = sre.SubPattern(parsed.state, items[:-1]).getwidth()
+        if low < 1 or high > MAX_TAIL_WIDTH:
+            return None
+        ahead = list(items[-1][1][1])
+        space = None
+        if ahead and _is_space_run(*ahead[0], sre, least=0):
+            space, ahead = ahead[0][1][0], ahead[1:]
+        heads, _ = _heads(ahead, sre)
+    except Exception:
+        return None
+    if not heads or not all(heads):
+        return None
+    out = tuple(sorted({h if case_sensitive else h.lower() for h in heads}))
+    if not _scannable(out) or any(len(h) < MIN_LITERAL for h in out):
+        return None
+    return Tail(out, (low, high), space)
+
+
 def starts_after_non_word(source: str, case_sensitive: bool) -> bool:
     """Can the regex only match where no word character precedes (a `\\b` before a word
     character, or a lookbehind refusing `\\w`)? Then `(?<!\\w)` in front of it changes
@@ -474,9 +537,10 @@ def _heads(items: list[Any], sre: Any) -> tuple[list[str], bool]:
     return heads, not space
 
 
-def _is_space_run(op: Any, av: Any, sre: Any) -> bool:
-    """Is this item `\\s+` (one or more whitespace characters, nothing else)?"""
-    if op not in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) or av[0] < 1:
+def _is_space_run(op: Any, av: Any, sre: Any, least: int = 1) -> bool:
+    """Is this item a whitespace run (`\\s+`; `\\s*` with `least` 0)? Its upper bound
+    does not matter: anchors and tails only narrow where a regex is tried."""
+    if op not in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) or av[0] < least:
         return False
     sub = list(av[2])
     return sub == [(sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])]
