@@ -28,7 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
-    cls=PlainGroup,  # `--help`, `--version` and `rules list` need no pydantic
+    cls=PlainGroup,  # with PlainCommand: `--help`, `--version`, `rules list` need no pydantic
 )
 
 
@@ -163,7 +163,7 @@ def print_privacy(findings: list, limit: int = 10) -> None:
         err_console.print(f"  … and {len(findings) - limit} more", highlight=False)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def audit(
     inputs: Annotated[
         list[Path],
@@ -248,7 +248,7 @@ def audit(
     print_summary(result, written)
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def convert(
     inputs: Annotated[list[Path], typer.Argument(help="CSV/XLSX exports.", show_default=False)],
     mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Mapping YAML.")],
@@ -286,6 +286,9 @@ def convert(
 
 
 def _run_with_progress(work):  # work(tick) -> Audit
+    if not err_console.is_terminal:
+        # No display to draw on: rich.progress (~30 ms to import) would be disabled anyway.
+        return work(lambda n: None)
     from rich.progress import (
         MofNCompleteColumn,
         Progress,
@@ -301,7 +304,6 @@ def _run_with_progress(work):  # work(tick) -> Audit
         TimeElapsedColumn(),
         console=real_console(err_console),
         transient=True,
-        disable=not err_console.is_terminal,
     ) as progress:
         task = progress.add_task("audit", total=None)
         return work(lambda n: progress.update(task, completed=n))
@@ -367,7 +369,7 @@ def _highlighted(sentence: str, offset: int, spans: list[tuple[int, int, str]]):
     return text
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def explain(
     input: Annotated[Path, typer.Argument(help="Canonical records (.jsonl or .json).")],
     record_id: Annotated[str, typer.Argument(help="The record to explain.")],
@@ -431,7 +433,7 @@ def explain(
                 )
 
 
-@app.command()
+@app.command(cls=PlainCommand)
 def evaluate(
     input: Annotated[list[Path], typer.Argument(help="Canonical records (.jsonl or .json).")],
     gold: Annotated[Path, typer.Option("--gold", help="Human labels (gold.jsonl format).")],
@@ -514,7 +516,7 @@ def _print_problems(problems) -> None:  # problems: list[Problem]
         err_console.print(str(problem), style=style, highlight=False, soft_wrap=True, markup=False)
 
 
-@rules_app.command("validate")
+@rules_app.command("validate", cls=PlainCommand)
 def rules_validate(pack: PackArgument) -> None:
     """Check a pack (and what it extends): every error with file:line:column; exit 2 on errors."""
     from recaudit.rulepack.commands import validate_pack
@@ -580,7 +582,7 @@ def rules_list(
         console.print(f"disabled: {', '.join(header['disabled'])}", highlight=False)
 
 
-@rules_app.command("show")
+@rules_app.command("show", cls=PlainCommand)
 def rules_show(
     rule_id: Annotated[str, typer.Argument(help="The rule's id.")],
     rules: RulesOption = None,
@@ -597,7 +599,7 @@ def rules_show(
     typer.echo(as_yaml(definition), nl=False)
 
 
-@rules_app.command("show-pack")
+@rules_app.command("show-pack", cls=PlainCommand)
 def rules_show_pack(pack: PackArgument) -> None:
     """Print the resolved pack (what an audit runs) as YAML: rules, bands, lexicons."""
     from recaudit.rulepack.commands import as_yaml, resolved_pack
@@ -605,7 +607,7 @@ def rules_show_pack(pack: PackArgument) -> None:
     typer.echo(as_yaml(resolved_pack(load_pack_or_exit(pack))), nl=False)
 
 
-@rules_app.command("test")
+@rules_app.command("test", cls=PlainCommand)
 def rules_test(
     pack: PackArgument,
     include_base: Annotated[
@@ -652,7 +654,7 @@ def rules_test(
     console.print(f"{len(report.results)} expectation(s) passed", highlight=False)
 
 
-@rules_app.command("init")
+@rules_app.command("init", cls=PlainCommand)
 def rules_init(
     name: Annotated[str, typer.Argument(help="The new pack's name (also its folder).")],
     extends: Annotated[str, typer.Option(help="The pack to extend.")] = "wales-children",
