@@ -563,3 +563,18 @@ def test_template_gettext_escapes_values_remembers_and_fails_on_a_missing_value(
     assert "1.0" in underscore("note %(note)s", note=1.0)
     assert "&lt;b&gt;" in underscore("note %(note)s", note="<b>")
     assert "<b>" in underscore("note %(note)s", note=Markup("<b>"))
+
+
+def test_the_records_loop_of_a_worker_page_is_a_plain_loop() -> None:
+    # jinja2 gives every loop around a use of `loop` (loop.last, loop.index...) a LoopContext;
+    # in the records loop, which runs for every record, outcome and quote, that costs a
+    # tenth of the page. Only the teams line and the `mentions` macro may use `loop`.
+    from recaudit.report.html import environment
+
+    env = environment("en")
+    source = (templates_dir() / "worker.html.j2").read_text(encoding="utf-8")
+    code = env.compile(source, "worker.html.j2", raw=True)
+    # Compiled loops read "for l_<depth>_<name>[, l_<depth>_loop] in [LoopContext(]...".
+    loops = re.findall(r"for l_\d+_(\w+)(?:, l_\d+_loop)? in (LoopContext\()?", code)
+    assert {"record", "item", "f"} <= {name for name, _ in loops}
+    assert sorted(name for name, context in loops if context) == ["cue", "team"]
