@@ -102,9 +102,12 @@ def get_nlp() -> Any:
 # whole ("e.g.", "etc.", "approx.", a lower-case initial) do not end a sentence, and a "?"
 # with more text on its line does not either (the prompt keeps its answer).
 _SENT_END = re.compile(
-    r"(?:[.!](?<!\betc\.)(?<!\bapprox\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bno\.)(?<!\bvs\.)"
-    r"(?<!\bcf\.)(?:(?<![^\w.][a-zA-Z]\.)|(?<=[A-Z]\.)(?=\s+[A-Z]))"
-    r"|\?(?=[ \t]*(?:\n|$)))[\"'”’)\]]*(?=\s)|\n"
+    # Every branch starts by taking one of [.!?\n], which lets `re` skip straight to those
+    # characters (a pattern opening with alternatives is tried at every position: 3.5x
+    # slower); lookbehinds then say which one it was.
+    r"[.!?\n](?:(?<=[.!])(?<!\betc\.)(?<!\bapprox\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bno\.)"
+    r"(?<!\bvs\.)(?<!\bcf\.)(?:(?<![^\w.][a-zA-Z]\.)|(?<=[A-Z]\.)(?=\s+[A-Z]))[\"'”’)\]]*(?=\s)"
+    r"|(?<=\?)(?=[ \t]*(?:\n|$))[\"'”’)\]]*(?=\s)|(?<=\n))"
 )
 
 
