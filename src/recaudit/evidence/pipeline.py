@@ -173,10 +173,11 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> tuple[tuple[i
             stop = cut if cut > pos else pos + TOKENIZE_CHUNK
         doc = nlp.make_doc(text[pos:stop])
         if len(doc):
+            # Whole-array arithmetic: a Python loop over the tokens cost as much as spaCy.
             arr = doc.to_array(["IDX", "LENGTH"])
-            for idx, length in arr.tolist():
-                starts.append(pos + idx)
-                ends.append(pos + idx + length)
+            first = arr[:, 0] + pos
+            starts += first.tolist()
+            ends += (first + arr[:, 1]).tolist()
         pos = stop
     return tuple(starts), tuple(ends)
 
