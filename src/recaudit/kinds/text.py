@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
@@ -247,15 +248,19 @@ def _evidence(f: Any) -> Evidence:
     )
 
 
-def _cue_hits(f: Any) -> list[CueHit]:
-    return [
-        CueHit(category=c, text=t, note_id=f.note_id, start=s, end=e)
-        for c, t, s, e in sorted({*f.cues, *f.inside_cues}, key=lambda c: c[2])
-    ]
-
-
-def _unique(hits: Iterable[CueHit]) -> tuple[CueHit, ...]:
-    return tuple(dict.fromkeys(hits))
+def _cue_hits(findings: Iterable[Any], limit: int | None = None) -> tuple[CueHit, ...]:
+    """The cues behind the findings, each once, in finding order and then by position;
+    at most `limit` (deduplicated before the models are made: a not-met record may have
+    hundreds)."""
+    keys: dict[tuple[str, str, str, int, int], None] = {}
+    for f in findings:
+        # Ties on position are ordered by the rest too: set order varies between runs.
+        for c, t, s, e in sorted({*f.cues, *f.inside_cues}, key=lambda c: (c[2], c[3], c[0], c[1])):
+            keys[(c, t, f.note_id, s, e)] = None
+    return tuple(
+        CueHit(category=c, text=t, note_id=n, start=s, end=e)
+        for c, t, n, s, e in islice(keys, limit)
+    )
 
 
 def _quote(text: str, limit: int = 90) -> str:
@@ -290,7 +295,7 @@ def decide(rule: TextEvidenceRule, record: Record, findings: list[Any]) -> RuleR
             )
         more = f"; +{len(chosen) - 1} more" if len(chosen) > 1 else ""
         reason = f"{lead.tier.label} in {lead.note_id}: '{_quote(lead.text)}'{extra}{more}"
-        cues = _unique(h for f in chosen for h in _cue_hits(f))
+        cues = _cue_hits(chosen)
         return result(
             rule.id, outcome, reason, evidence=tuple(_evidence(f) for f in chosen), cues=cues
         )
@@ -301,8 +306,8 @@ def decide(rule: TextEvidenceRule, record: Record, findings: list[Any]) -> RuleR
             shown.append(f"{f.note_id} '{_quote(f.text, 60)}' {f.rejected_by[0]}")
         more = f"; +{len(near) - 3} more" if len(near) > 3 else ""
         reason = "no evidence: " + "; ".join(shown) + more
-        cues = _unique(h for f in near for h in _cue_hits(f))
-        return result(rule.id, "not_met", reason, cues=cues[:20])
+        cues = _cue_hits(near, 20)
+        return result(rule.id, "not_met", reason, cues=cues)
     checked = ", ".join(n.note_id for n in rule.notes_in_scope(record)) or "none"
     scope = "" if rule.scope_description() == "all notes" else f"; {rule.scope_description()}"
     missing = rule.missing or f"no note records {rule.title.lower()}"
