@@ -135,6 +135,7 @@ def test_edited_notes_and_windows_match_the_regexes(
         (r"(?<![\w-])C[0-9]{1,2}(?![\w-])", True, tuple(f"C{d}" for d in range(10))),
         (r"(?:ab)?cd", False, ("cd",)),  # optional parts are not required
         (r"x(?i:abc)", True, None),  # flag changes inside: no prefilter
+        (r"\b(?:y\s*/\s*n|yes\s*/\s*no)\b", False, ("/",)),  # one string every branch holds
     ],
 )
 def test_required_literals(regex: str, case_sensitive: bool, expected: tuple[str, ...]) -> None:

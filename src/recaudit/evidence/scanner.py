@@ -566,10 +566,24 @@ def _class_chars(op: Any, av: Any, sre: Any) -> list[str] | None:
     return chars if len(chars) <= MAX_CLASS else None
 
 
-def _selectivity(found: tuple[str, ...]) -> tuple[int, bool]:
-    # Longer strings are rarer; among one-character ones a mark ("/") beats a letter.
+def _selectivity(found: tuple[str, ...]) -> tuple[int, bool, int]:
+    # Longer strings are rarer; among one-character ones a mark ("/") beats a letter; and
+    # fewer strings occur less often than more of the same length.
     shortest = min(found, key=len)
-    return len(shortest), not shortest.isalnum()
+    return len(shortest), not shortest.isalnum(), -len(found)
+
+
+def _plain_runs(items: list[Any], sre: Any) -> set[str]:
+    """The runs of plain literals of a sequence (each one is in every match of it)."""
+    runs, run = set(), ""
+    for op, av in items:
+        if op is sre.LITERAL:
+            run += chr(av)
+            continue
+        if run:
+            runs.add(run)
+        run = ""
+    return runs | ({run} if run else set())
 
 
 def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
@@ -621,6 +635,11 @@ def _sequence_literals(items: list[Any], sre: Any) -> tuple[str, ...] | None:
             parts = [_sequence_literals(list(alt), sre) for alt in av[1]]
             if parts and all(parts):
                 consider(tuple(s for part in parts if part for s in part))
+            # A string every alternative holds ("/" in "y\s*/\s*n|yes\s*/\s*no") is
+            # one string to look for instead of one per alternative.
+            common = set.intersection(*(_plain_runs(list(alt), sre) for alt in av[1]))
+            if common:
+                consider((max(sorted(common), key=len),))
         elif op is sre.ASSERT and av[0] == 1:
             # A lookahead's text lies inside the window too (`re` never looks past endpos).
             consider(_sequence_literals(list(av[1]), sre))
