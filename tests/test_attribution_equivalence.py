@@ -95,6 +95,8 @@ CRAFTED = [
     "the YP said; and the child said. Then Mum: “she wants”. Yr plentyn said",
     "My mum's mum. Our brother's friend's dad. The baby's twin sister",
     "'s mum ' mum s' mum the' mum his's mum",
+    "[young person][child]'s mum, [child][child] said",  # matches that touch
+    "KT said, K.T. told and J said; SW said. DV said. AB  said\nC said",
 ]
 TEXTS = NOTES + CRAFTED
 
@@ -210,6 +212,13 @@ PIECES = st.sampled_from(
         " they ",
         " I ",
         " KT said ",
+        " K.T. told ",
+        " J.  said",
+        " A\nsaid ",
+        " DV said ",
+        " the  Children ",
+        " the\nchild's ",
+        " Said ",
         " C1 ",
         " Child B ",
         " YP ",
