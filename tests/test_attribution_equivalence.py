@@ -161,7 +161,9 @@ def test_words_before_a_position_are_read_as_before() -> None:
             lo = max(0, start - 80)
             before = text[lo:start]
             want = before.rstrip().rsplit(None, 1)[-1] if before.strip() else ""
-            assert _last_token(rev, lo, start) == want
+            token, end = _last_token(rev, lo, start)
+            assert token == want
+            assert text[:end].rstrip().endswith(token) and not text[end:start].strip()
 
 
 def test_sentence_breaks_are_found_in_the_same_windows() -> None:

@@ -295,11 +295,17 @@ class People:
         `rev` is the note reversed (see `_last_token`)."""
         lo = max(0, start - 80)
         # Cheap test first: the word before is a modifier, a possessor or ends in 's.
-        last = _last_token(rev, lo, start).lower()
-        last = last.lstrip("([{\"'“‘")  # "(the sister)"
+        token, token_end = _last_token(rev, lo, start)
+        last = token.lower().lstrip("([{\"'“‘")  # "(the sister)"
+        if last in _POSSESSOR_WORDS and token_end < start:
+            # The most common case ("the worker", "his mum"): no modifier, so only the
+            # possessor itself can start the phrase, where `\b` allows.
+            word_start = token_end - len(last)
+            if word_start and is_word_char(text[word_start - 1]):
+                return start
+            return word_start
         if not last or not (
-            last in _POSSESSOR_WORDS
-            or last.endswith(("'s", "’s", "s'", "s’"))
+            last.endswith(("'s", "’s", "s'", "s’"))
             or last.rstrip("-").split("-")[-1] in _MODIFIER_WORDS
             or last.split("-")[0] in _MODIFIER_WORDS
         ):
@@ -471,12 +477,14 @@ class People:
                 kind = "professional" if cls == "p" else "other"
                 fill = _FILLS[cls]
             if not in_quote:
-                for slot in fill:
-                    slots[slot] = (kind, words)
+                # `first`, `lead` and `prev_lead` are replaced, never changed in place, so
+                # they may share one dict.
+                filled = dict.fromkeys(fill, (kind, words))
+                slots.update(filled)
                 if not first:
-                    first = {slot: (kind, words) for slot in fill}
+                    first = filled
                 if leads:
-                    lead = {slot: (kind, words) for slot in fill}
+                    lead = filled
                     have_lead = True
             out.append(Mention(start, end, words, kind, False, True, in_quote, subject_pos, words))
         return out
@@ -570,11 +578,13 @@ _CLAUSE_EDGE = '.!?;:,("“-–\n'
 SUBJECT_WINDOW = 40
 
 
-def _last_token(rev: str, lo: int, start: int) -> str:
-    """The last whitespace-delimited token of text[lo:start], given `rev` = text[::-1]
-    ("" if there is none): `text[lo:start].rstrip().rsplit(None, 1)[-1]`."""
+def _last_token(rev: str, lo: int, start: int) -> tuple[str, int]:
+    """The last whitespace-delimited token of text[lo:start] (`text[lo:start].rstrip()
+    .rsplit(None, 1)[-1]`, "" if there is none) and where it ends, given `rev` =
+    text[::-1]."""
     n = len(rev)
-    return _REV_TOKEN.match(rev, n - start, n - lo).group(1)[::-1]
+    m = _REV_TOKEN.match(rev, n - start, n - lo)
+    return m.group(1)[::-1], n - m.start(1)
 
 
 def _subject_position(rev: str, start: int) -> bool:
