@@ -252,10 +252,11 @@ def _cue_hits(findings: Iterable[Any], limit: int | None = None) -> tuple[CueHit
     """The cues behind the findings, each once, in finding order and then by position;
     at most `limit` (deduplicated before the models are made: a not-met record may have
     hundreds)."""
+    from recaudit.evidence.engine import by_position
+
     keys: dict[tuple[str, str, str, int, int], None] = {}
     for f in findings:
-        # Ties on position are ordered by the rest too: set order varies between runs.
-        for c, t, s, e in sorted({*f.cues, *f.inside_cues}, key=lambda c: (c[2], c[3], c[0], c[1])):
+        for c, t, s, e in by_position({*f.cues, *f.inside_cues}):
             keys[(c, t, f.note_id, s, e)] = None
     return tuple(
         CueHit(category=c, text=t, note_id=n, start=s, end=e)
