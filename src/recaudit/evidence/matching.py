@@ -273,6 +273,10 @@ class TermPattern:
             else []
         )
         self._single = self._gids[0] if len(self._gids) == 1 and not self._plans else None
+        # For `live`: every group whose strings a match needs, and whether a regex runs
+        # whatever the text holds.
+        self._all_gids = frozenset(self._gids) | {p.gid for p in self._plans if p.gid is not None}
+        self._unfiltered = any(p.gid is None for p in self._plans)
         self._last: str | None = None
         self._low = ""
 
@@ -396,11 +400,9 @@ class TermPattern:
         """Can this pattern match anywhere in `text`? False only when the scanner shows
         that none of its phrases, regex anchors or prefilter strings occur in it."""
         hits = self._scanner.hits(text) if self._scanner is not None else None
-        if hits is None or hits.special:
+        if hits is None or hits.special or self._unfiltered:
             return True
-        return any(hits.has(gid) for gid in self._gids) or any(
-            plan.gid is None or hits.has(plan.gid) for plan in self._plans
-        )
+        return hits.has_any(self._all_gids)
 
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
         found = [f for gid in self._gids if (f := hits.first(gid, pos, end))]

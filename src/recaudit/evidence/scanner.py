@@ -118,9 +118,9 @@ class NoteHits:
                 out.append(start)
         return out
 
-    def has(self, gid: int) -> bool:
-        """Does any string of group `gid` occur in the text at all?"""
-        return gid in self._entries
+    def has_any(self, gids: Iterable[int]) -> bool:
+        """Does any string of any of these groups occur in the text at all?"""
+        return not self._entries.keys().isdisjoint(gids)
 
     def occurs(self, gid: int, pos: int, end: int) -> bool:
         """Does a string of (prefilter) group `gid` occur inside [pos, end)?"""
