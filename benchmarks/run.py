@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import os
 import re
 import shutil
@@ -177,6 +178,7 @@ def floor_regex(phrases: Iterable[str]) -> re.Pattern[str]:
 def run_stage(path: Path, rules: str | None, max_words: int) -> dict[str, Any]:
     from recaudit.audit import JsonSource
     from recaudit.engine import RuleEvaluationError, context_for, evaluate_rule
+    from recaudit.parallel import GC_THRESHOLD
     from recaudit.records import SourcedRecord
     from recaudit.rulepack import load_pack
 
@@ -189,6 +191,8 @@ def run_stage(path: Path, rules: str | None, max_words: int) -> dict[str, Any]:
     parse = floor = evaluate = 0.0
     # CPU time of this process: on a shared machine wall time would count the neighbours.
     clock = time.process_time
+    # The collector as the command runs evaluation (parallel.evaluate_stream).
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     items = iter(JsonSource(path).items())
     # Warm-up, untimed: the first text evaluation imports spaCy and builds the pipeline
     # (start-up is part of the whole-command figures, not of this throughput).
