@@ -166,7 +166,8 @@ def test_every_regex_match_contains_a_required_literal(note: str) -> None:
         (r"\b(?:Child|Baby)\s+[A-Z]\b", True, ("Baby", "Child")),
         (r"(?<!was )\btold\b", False, ("told",)),
         (r"\bW\d+\b", True, ("W",)),  # an upper-case letter in case-sensitive text
-        (r"(?<=\w)n['’]t\b", False, None),  # a lone lower-case letter: everywhere
+        (r"(?<=\w)n['’]t\b", False, ("n't", "n’t")),  # the class spelt out
+        (r"(?<=\w)n\w", False, None),  # a lone lower-case letter: everywhere
         (r"(?:ab)?cd", False, None),  # an optional start
         (r"\b\w*", False, None),  # may match nothing
         # Through whitespace runs and alternatives: tried at "to make", not at every "to".
@@ -174,6 +175,8 @@ def test_every_regex_match_contains_a_required_literal(note: str) -> None:
         (r"\band\s+(?:was|is)\s+\w+", False, ("and is", "and was")),
         (r"\b(?:y\s*/\s*n|yes)\b", False, None),  # "y" alone: everywhere
         (r"\bAction\s+\d", True, ("Action",)),  # no trailing space in a head
+        (r"(?<![\w-])C[0-9]{1,2}\b", True, tuple(f"C{d}" for d in range(10))),  # small class
+        (r"x[ab]y", False, ("xay", "xby")),
     ],
 )
 def test_anchor_literals(regex: str, case_sensitive: bool, expected: tuple[str, ...]) -> None:

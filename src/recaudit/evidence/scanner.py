@@ -532,9 +532,27 @@ def _heads(items: list[Any], sre: Any) -> tuple[list[str], bool]:
                 return heads, False
         elif _is_space_run(op, av, sre) and all(heads):
             space = True
+        elif (chars := _leading_class(op, av, sre)) and len(heads) * len(chars) <= MAX_HEADS:
+            # A small class spelt out ("C[0-9]{1,2}" → C0 … C9: far rarer than "C"); what
+            # follows a repeat varies, so the heads end there.
+            sep = " " if space else ""
+            heads = [h + sep + c for h in heads for c in chars]
+            space = False
+            if op is not sre.IN:
+                return heads, False
         else:
             return heads, False
     return heads, not space
+
+
+def _leading_class(op: Any, av: Any, sre: Any) -> list[str] | None:
+    """The characters a small class matches, alone or as the first of a repeat of it."""
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+        sub = list(av[2])
+        if av[0] < 1 or len(sub) != 1:
+            return None
+        op, av = sub[0]
+    return _class_chars(op, av, sre) if op is sre.IN else None
 
 
 def _is_space_run(op: Any, av: Any, sre: Any, least: int = 1) -> bool:
