@@ -21,7 +21,7 @@ Cue rules come from rule-pack lexicons (see `CueSpec`). For one sentence:
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -79,7 +79,7 @@ class Cue:
     direction: Direction
     start: int  # characters
     end: int
-    tok_start: int
+    tok_start: int  # 0 when the sentence holds only terminators (see `resolve_cues`)
     tok_end: int  # exclusive
     scope_start: int = 0  # tokens, inclusive
     scope_end: int = 0  # tokens, exclusive
@@ -145,18 +145,26 @@ def find_cues(
     if s_tok >= e_tok:
         return []
     c_start, c_end = token_starts[s_tok], token_ends[e_tok - 1]
-    return resolve_cues(cues, text, token_starts, sent, cue_candidates(cues, text, c_start, c_end))
+    candidates = cue_candidates(cues, text, c_start, c_end)
+    return resolve_cues(cues, text, candidates, lambda: (token_starts, sent))
+
+
+SCOPED = frozenset({"forward", "backward", "both"})
 
 
 def resolve_cues(
     cues: CueSet,
     text: str,
-    token_starts: Sequence[int],
-    sent: tuple[int, int],
     candidates: list[tuple[int, int, int]],
+    tokens: Callable[[], tuple[Sequence[int], tuple[int, int]]],
 ) -> list[Cue]:
-    """The sentence's cues from its candidates: overlaps resolved, scopes computed."""
-    s_tok, e_tok = sent
+    """The sentence's cues from its candidates: overlaps resolved, scopes computed.
+
+    `tokens` gives the token starts and the sentence's token range; it is called only when
+    a cue with a scope remains. Terminators alone bound nothing and need no token
+    positions (their `tok_start`/`tok_end` are then 0): most sentences with a cue hold
+    only a ";", a "but" or an "and was", and are never tokenised.
+    """
     # Overlap resolution: longest first, then earliest, then lexicon order (see module doc).
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[0], c[2]))
     taken: list[tuple[int, int, int]] = []
@@ -164,11 +172,18 @@ def resolve_cues(
         if all(cand[1] <= t[0] or cand[0] >= t[1] for t in taken):
             taken.append(cand)
     taken.sort()
+    specs = cues.specs
+    kept = [c for c in taken if specs[c[2]].direction != "pseudo"]
+    if not any(specs[index].direction in SCOPED for _, _, index in kept):
+        return [
+            Cue(i, specs[i].category, specs[i].direction, s, e, 0, 0, text=text[s:e])
+            for s, e, i in kept
+        ]
+    token_starts, sent = tokens()
+    s_tok, e_tok = sent
     resolved: list[Cue] = []
-    for start, end, index in taken:
-        spec = cues.specs[index]
-        if spec.direction == "pseudo":
-            continue
+    for start, end, index in kept:
+        spec = specs[index]
         tok_s = bisect.bisect_right(token_starts, start) - 1
         tok_e = bisect.bisect_left(token_starts, end)
         tok_s = max(tok_s, s_tok)
@@ -178,7 +193,7 @@ def resolve_cues(
                 index, spec.category, spec.direction, start, end, tok_s, tok_e, text=text[start:end]
             )
         )
-    return [_with_scope(cue, resolved, cues.specs, sent) for cue in resolved]
+    return [_with_scope(cue, resolved, specs, sent) for cue in resolved]
 
 
 def _stops(cue: Cue, other: Cue, specs: Sequence[CueSpec]) -> bool:

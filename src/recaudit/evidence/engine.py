@@ -23,7 +23,7 @@ from recaudit.evidence.attribution import (
     quote_spans,
     subject_of,
 )
-from recaudit.evidence.context import Cue, CueSet, cue_candidates, modifiers, resolve_cues
+from recaudit.evidence.context import SCOPED, Cue, CueSet, cue_candidates, modifiers, resolve_cues
 from recaudit.evidence.matching import TermPattern, term_from_item, union
 from recaudit.evidence.pipeline import sentence_spans, tokenize
 from recaudit.evidence.scanner import Scanner
@@ -95,9 +95,14 @@ class NoteAnalysis:
             if not candidates:
                 self._cues[key] = []
                 return []
-            starts, _ = self.tokens(sent_index)
-            self._cues[key] = resolve_cues(cue_set, self.text, starts, (0, len(starts)), candidates)
+            self._cues[key] = resolve_cues(
+                cue_set, self.text, candidates, lambda: self._token_range(sent_index)
+            )
         return self._cues[key]
+
+    def _token_range(self, sent_index: int) -> tuple[tuple[int, ...], tuple[int, int]]:
+        starts = self.tokens(sent_index)[0]
+        return starts, (0, len(starts))
 
 
 class Analyser:
@@ -332,9 +337,10 @@ def _judge(
     event = co if co is not None else target
     own = [target] + ([co] if co else [])
     cues = an.cues(cue_set, s_index)
+    # Terminators modify nothing: only a scoped cue needs the event's token.
     mods = (
         modifiers(cues, cue_set.specs, an.token_at(event[0], s_index), [target], label)
-        if cues
+        if any(c.direction in SCOPED for c in cues)
         else []
     )
     fired = [(c.category, c.text, c.start, c.end) for c in mods]
