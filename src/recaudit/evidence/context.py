@@ -90,23 +90,17 @@ LIVE_MEMO = 64
 
 
 class CueSet:
-    """A pack's cue rules compiled once: one pattern per cue rule, and their union."""
+    """A pack's cue rules compiled once: one pattern per cue rule."""
 
-    def __init__(
-        self, specs: tuple[CueSpec, ...], patterns: tuple[TermPattern, ...], any_cue: TermPattern
-    ) -> None:
+    def __init__(self, specs: tuple[CueSpec, ...], patterns: tuple[TermPattern, ...]) -> None:
         self.specs = specs
         self.patterns = patterns
-        # The union of every rule's terms: one quick test per sentence (most hold no cue,
-        # and then need neither tokens nor the per-rule scans).
-        self.any_cue = any_cue
         self._live: dict[str, tuple[int, ...]] = {}
 
     @classmethod
     def build(cls, items: Sequence[Any], scanner: Scanner | None = None) -> CueSet:
         specs = tuple(CueSpec.model_validate(item) for item in items)
-        patterns = tuple(union(s.terms(), scanner) for s in specs)
-        return cls(specs, patterns, union((t for s in specs for t in s.terms()), scanner))
+        return cls(specs, tuple(union(s.terms(), scanner) for s in specs))
 
     def live(self, text: str) -> tuple[int, ...]:
         """Indices of the cue rules that can match somewhere in `text`: a note holds the

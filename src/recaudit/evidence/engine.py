@@ -89,9 +89,7 @@ class NoteAnalysis:
             # Most sentences hold no cue, and then need no tokens. The sentence span is
             # trimmed, so its first and last tokens start and end where it does.
             s_start, s_end = self.sent_char[sent_index]
-            candidates = []
-            if cue_set.any_cue.matches_in(self.text, s_start, s_end):
-                candidates = cue_candidates(cue_set, self.text, s_start, s_end)
+            candidates = cue_candidates(cue_set, self.text, s_start, s_end)
             if not candidates:
                 self._cues[key] = []
                 return []
