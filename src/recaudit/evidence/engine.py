@@ -13,6 +13,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from recaudit.evidence.attribution import (
@@ -151,11 +152,20 @@ class CompiledTier:
     requires: TermPattern | None
     window: int
     disqualified_by: frozenset[str]
-    disqualified_order: tuple[str, ...]
+    disqualified_order: tuple[str, ...]  # as the tier lists them: the order of reasons
     experiencer: str
     vetoed_by: TermPattern | None
     only_if_mentions: TermPattern | None
     only_if_conditions: tuple[Any, ...]
+
+    @cached_property
+    def labels(self) -> frozenset[str]:
+        """The lexicon names of its targets."""
+        return frozenset(name for name, _ in self.targets)
+
+    @cached_property
+    def disqualified_rank(self) -> dict[str, int]:
+        return {category: i for i, category in enumerate(self.disqualified_order)}
 
 
 class Finding(NamedTuple):
@@ -262,7 +272,7 @@ def evaluate_tier(
 ) -> list[Finding]:
     text = an.text
     findings: list[Finding] = []
-    labels = {name for name, _ in tier.targets}
+    labels = tier.labels
     veto = tier.vetoed_by.search(text) if tier.vetoed_by else None
     by_event: dict[tuple[int, int], int] = {}
     hit_starts = [h[0] for h in all_target_hits] if tier.requires is not None else []
@@ -333,7 +343,6 @@ def _judge(
     text = an.text
     s_start, s_end = an.sent_char[s_index]
     event = co if co is not None else target
-    own = [target] + ([co] if co else [])
     cues = an.cues(cue_set, s_index)
     # Terminators modify nothing: only a scoped cue needs the event's token.
     mods = (
@@ -351,14 +360,14 @@ def _judge(
     ]
     # Reasons list disqualifying cues in the order the tier names their categories, so
     # the most telling one ("template" before "question") is quoted first.
-    order = {cat: i for i, cat in enumerate(tier.disqualified_order)}
+    order = tier.disqualified_rank
     rejected = [
         f"{c.category} by '{c.text}'"
         for c in sorted(mods, key=lambda c: (order.get(c.category, 99), c.start))
         if c.category in tier.disqualified_by
     ]
-    span_start = min(s for s, _ in own)
-    span_end = max(e for _, e in own)
+    span_start = min(target[0], co[0]) if co else target[0]
+    span_end = max(target[1], co[1]) if co else target[1]
 
     who = _experiencer(tier, an, people, cues, target, event, s_start, s_end)
     if who is not None:
