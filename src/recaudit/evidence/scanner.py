@@ -142,6 +142,8 @@ class Scanner:
         self._automata: tuple[Any, Any] | None = None
         self._cache: OrderedDict[str, NoteHits | None] = OrderedDict()
         self._cache_size = cache_size
+        self._last: str | None = None
+        self._last_hits: NoteHits | None = None
 
     def add_group(
         self, literals: Iterable[str], case_sensitive: bool, bounded: Bounds = "phrase"
@@ -161,6 +163,7 @@ class Scanner:
             self._groups.append((strings, case_sensitive, bounded))
             self._automata = None  # rebuilt, with the cache, on the next scan
             self._cache.clear()
+            self._last = self._last_hits = None
         return self._ids[key]
 
     def _build(self) -> tuple[Any, Any]:
@@ -193,15 +196,20 @@ class Scanner:
 
     def hits(self, text: str) -> NoteHits | None:
         """Occurrences of every group in `text` (cached for recent texts)."""
+        # Most calls ask about the same note as the call before (dozens per sentence).
+        if text is self._last:
+            return self._last_hits
         if text in self._cache:
             self._cache.move_to_end(text)
-            return self._cache[text]
-        if self._automata is None:
-            self._automata = self._build()
-        found = self._scan(text)
-        self._cache[text] = found
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            found = self._cache[text]
+        else:
+            if self._automata is None:
+                self._automata = self._build()
+            found = self._scan(text)
+            self._cache[text] = found
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        self._last, self._last_hits = text, found
         return found
 
     def _scan(self, text: str) -> NoteHits | None:
