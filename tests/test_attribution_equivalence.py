@@ -10,7 +10,6 @@ kind and antecedent, the child labels, and the noun-phrase start at every positi
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -23,6 +22,7 @@ from attribution_reference import _subject_position as plain_subject_position
 from attribution_reference import quote_spans as plain_quote_spans
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from textrule_helpers import sample_notes
 
 from recaudit.evidence.attribution import (
     _MODIFIERS,
@@ -56,24 +56,7 @@ PAIRS = [
 ]
 
 
-def _sample_notes() -> list[str]:
-    texts = []
-    for path in [
-        REPO / "samples/records.jsonl",
-        *sorted((REPO / "tests/fixtures").glob("*/records.jsonl")),
-    ]:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # the malformed-input fixtures
-            notes = record.get("notes") if isinstance(record, dict) else None
-            if isinstance(notes, list):
-                texts += [n["text"] for n in notes if isinstance(n, dict) and n.get("text")]
-    return list(dict.fromkeys(texts))
-
-
-NOTES = _sample_notes()
+NOTES = list(sample_notes())
 # Shapes the fast paths treat specially: possessives (a child reference's 's sends the
 # search back to the regex), modifier runs, words ending in a modifier ("bolder"),
 # newlines before the noun, brackets, non-ASCII windows.

@@ -7,13 +7,13 @@ compiled regexes. Both must return the same matches for every window of every te
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from textrule_helpers import sample_notes
 
 from recaudit.evidence.context import CueSpec
 from recaudit.evidence.matching import Term, term_from_item, union
@@ -50,24 +50,7 @@ SCANNER = Scanner()
 PAIRS = [(name, union(terms), union(terms, SCANNER)) for name, terms in sorted(TERMS.items())]
 
 
-def _sample_notes() -> list[str]:
-    texts = []
-    for path in [
-        REPO / "samples/records.jsonl",
-        *sorted((REPO / "tests/fixtures").glob("*/records.jsonl")),
-    ]:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # the malformed-input fixtures
-            notes = record.get("notes") if isinstance(record, dict) else None
-            if isinstance(notes, list):
-                texts += [n["text"] for n in notes if isinstance(n, dict) and n.get("text")]
-    return texts
-
-
-NOTES = _sample_notes()
+NOTES = list(sample_notes())
 
 
 def _same(text: str, pos: int, end: int) -> None:

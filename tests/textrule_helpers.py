@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from recaudit.kinds.base import EvalContext
@@ -37,3 +39,26 @@ def run(rule_id: str, *texts: str, **kw: Any) -> RuleResult:
     rec = record(*texts, **kw)
     assert rule.applicability(rec) is None
     return rule.evaluate(rec, ctx)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@lru_cache(maxsize=1)
+def sample_notes() -> tuple[str, ...]:
+    """Every distinct note text of samples/ and the test fixtures (the notes the
+    equivalence tests compare fast paths and plain regexes on)."""
+    texts = []
+    for path in [
+        REPO / "samples/records.jsonl",
+        *sorted((REPO / "tests/fixtures").glob("*/records.jsonl")),
+    ]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # the malformed-input fixtures
+            notes = record.get("notes") if isinstance(record, dict) else None
+            if isinstance(notes, list):
+                texts += [n["text"] for n in notes if isinstance(n, dict) and n.get("text")]
+    return tuple(dict.fromkeys(texts))

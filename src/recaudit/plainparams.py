@@ -54,23 +54,22 @@ def pass_through_plain(param: Any) -> None:
     )
 
 
-class PlainGroup(TyperGroup):
-    """A typer group (pass as `typer.Typer(cls=...)`) whose own plain parameters, its
-    `--help` included, skip pydantic."""
+class _PlainParams:
+    """Mixed into a typer group or command: its plain parameters, `--help` included, skip
+    pydantic."""
 
     def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
+        params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             pass_through_plain(param)
         return params
 
 
-class PlainCommand(TyperCommand):
-    """A typer command (pass as `@app.command(cls=...)`) whose plain parameters, its
-    `--help` included, skip pydantic."""
+class PlainGroup(_PlainParams, TyperGroup):
+    """A typer group (pass as `typer.Typer(cls=...)`) whose own plain parameters skip
+    pydantic."""
 
-    def get_params(self, ctx: Any) -> list[Any]:
-        params = super().get_params(ctx)
-        for param in params:
-            pass_through_plain(param)
-        return params
+
+class PlainCommand(_PlainParams, TyperCommand):
+    """A typer command (pass as `@app.command(cls=...)`) whose plain parameters skip
+    pydantic."""

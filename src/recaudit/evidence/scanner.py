@@ -385,10 +385,8 @@ def anchors(source: str, case_sensitive: bool) -> Anchors | None:
         heads, _ = _heads(items, sre)
     except Exception:
         return None
-    if not heads or not all(heads):
-        return None
-    out = tuple(sorted({h if case_sensitive else h.lower() for h in heads}))
-    if not _scannable(out):
+    out = _head_strings(heads, case_sensitive)
+    if out is None:
         return None
     # A lone lower-case letter starts too many words to be worth trying at each one.
     if any(len(h) == 1 and h.isalnum() and not (case_sensitive and h.isupper()) for h in out):
@@ -451,10 +449,8 @@ def tail_anchors(source: str, case_sensitive: bool) -> Tail | None:
         heads, _ = _heads(ahead, sre)
     except Exception:
         return None
-    if not heads or not all(heads):
-        return None
-    out = tuple(sorted({h if case_sensitive else h.lower() for h in heads}))
-    if not _scannable(out) or any(len(h) < MIN_LITERAL for h in out):
+    out = _head_strings(heads, case_sensitive)
+    if out is None or any(len(h) < MIN_LITERAL for h in out):
         return None
     return Tail(out, (low, high), space)
 
@@ -561,6 +557,15 @@ def _leading_class(op: Any, av: Any, sre: Any) -> list[str] | None:
             return None
         op, av = sub[0]
     return _class_chars(op, av, sre) if op is sre.IN else None
+
+
+def _head_strings(heads: list[str], case_sensitive: bool) -> tuple[str, ...] | None:
+    """Heads as the scanner registers them (lower-cased unless case-sensitive, sorted,
+    once each), or None when one is empty or the scanner cannot find them exactly."""
+    if not heads or not all(heads):
+        return None
+    out = tuple(sorted({h if case_sensitive else h.lower() for h in heads}))
+    return out if _scannable(out) else None
 
 
 def _is_space_run(op: Any, av: Any, sre: Any, least: int = 1) -> bool:
