@@ -273,6 +273,7 @@ class TermPattern:
             else []
         )
         self._single = self._gids[0] if len(self._gids) == 1 and not self._plans else None
+        self._lone = self._plans[0] if len(self._plans) == 1 and not self._gids else None
         # For `live`: every group whose strings a match needs, and whether a regex runs
         # whatever the text holds.
         self._all_gids = frozenset(self._gids) | {p.gid for p in self._plans if p.gid is not None}
@@ -319,6 +320,16 @@ class TermPattern:
             # One phrase group and no regex (most lexicons, most cue rules): its selection
             # is the answer, already sorted and free of overlaps.
             return hits.select(self._single, pos, end)
+        if self._lone is not None:
+            # One regex term and no phrases (most regex cue rules): the general path below,
+            # without its lists and merging.
+            plan = self._lone
+            starts = plan.starts(hits, text, pos, end)
+            if starts is not None:
+                return _anchored_spans(plan.pattern, starts, text, pos, end)
+            if not may_match(hits, plan.gid, pos, end):
+                return []
+            return [m.span() for m in plan.pattern.finditer(text, pos, end) if m.end() > m.start()]
         found = select(hits, self._gids, pos, end)
         anchored, regexes = self._triage(hits, text, pos, end)
         found += anchored
