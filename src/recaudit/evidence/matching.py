@@ -324,11 +324,9 @@ class TermPattern:
             # One regex term and no phrases (most regex cue rules): the general path below,
             # without its lists and merging.
             plan = self._lone
-            starts = plan.starts(hits, text, pos, end)
-            if starts is not None:
-                return _anchored_spans(plan.pattern, starts, text, pos, end)
-            if not may_match(hits, plan.gid, pos, end):
-                return []
+            found = plan.find(hits, text, pos, end)
+            if found is not None:
+                return found
             return [m.span() for m in plan.pattern.finditer(text, pos, end) if m.end() > m.start()]
         found = select(hits, self._gids, pos, end)
         anchored, regexes = self._triage(hits, text, pos, end)
@@ -396,14 +394,10 @@ class TermPattern:
         for gid in self._gids:
             if hits.first(gid, pos, end):
                 return True
-        # As `_triage`, but stopping at the first regex found: most windows that reach
-        # here hold some cue, and one is enough.
+        # As `_triage`, but stopping at the first regex found: one is enough.
         for plan in self._plans:
-            starts = plan.starts(hits, text, pos, end)
-            if starts is not None:
-                if starts and _anchored_spans(plan.pattern, starts, text, pos, end, 1):
-                    return True
-            elif may_match(hits, plan.gid, pos, end) and plan.pattern.search(text, pos, end):
+            found = plan.find(hits, text, pos, end, limit=1)
+            if found or (found is None and plan.pattern.search(text, pos, end)):
                 return True
         return False
 
@@ -439,11 +433,11 @@ class TermPattern:
         spans: list[tuple[int, int]] = []
         others: list[re.Pattern[str]] = []
         for plan in self._plans:
-            starts = plan.starts(hits, text, pos, end)
-            if starts is not None:
-                spans += _anchored_spans(plan.pattern, starts, text, pos, end, limit)
-            elif may_match(hits, plan.gid, pos, end):
+            found = plan.find(hits, text, pos, end, limit)
+            if found is None:
                 others.append(plan.pattern)
+            else:
+                spans += found
         return spans, others
 
 
@@ -468,6 +462,17 @@ class _Plan(NamedTuple):
         if self.tail is not None:
             return self.tail.starts(hits, self.gid, text, pos, end)
         return None
+
+    def find(
+        self, hits: NoteHits, text: str, pos: int, end: int, limit: int | None = None
+    ) -> list[tuple[int, int]] | None:
+        """The regex's matches in [pos, end) (at most `limit`) where the scanner narrows
+        where it is tried, [] where its prefilter rules the window out, or None when the
+        caller must search it."""
+        starts = self.starts(hits, text, pos, end)
+        if starts is not None:
+            return _anchored_spans(self.pattern, starts, text, pos, end, limit)
+        return None if may_match(hits, self.gid, pos, end) else []
 
 
 def _plan(pattern: re.Pattern[str], source: str, cs: bool, scanner: Scanner | None) -> _Plan:
