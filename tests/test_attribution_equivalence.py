@@ -27,6 +27,7 @@ from textrule_helpers import sample_notes
 from recaudit.evidence.attribution import (
     _MODIFIERS,
     _SENTENCE_BREAK,
+    NoteMentions,
     People,
     _last_token,
     _modifier_run_starts,
@@ -34,6 +35,7 @@ from recaudit.evidence.attribution import (
     people_from,
     quote_spans,
 )
+from recaudit.evidence.pipeline import sentence_spans
 from recaudit.evidence.scanner import Scanner
 from recaudit.rulepack import load_pack
 
@@ -103,6 +105,19 @@ def _same_note(text: str) -> None:
             assert got == want, (text, main)
 
 
+def _same_when_asked_lazily(text: str, asks: list[tuple[int, int]]) -> None:
+    """Mentions resolved only as far as each ask needs are those of the whole note."""
+    quotes = quote_spans(text)
+    fast, plain = PAIRS[0]
+    for main in (None, "Child Z"):
+        want = [_as_tuple(m) for m in plain.mentions(text, quotes, main)]
+        lazy = NoteMentions(fast, text, quotes, main)
+        for start, end in asks:
+            got = [_as_tuple(m) for m in lazy.within(start, end)]
+            assert got == [m for m in want if start <= m[0] < end], (text, start, end)
+        assert [_as_tuple(m) for m in lazy.all()] == want, text
+
+
 def _same_compound_starts(text: str, lo: int = 0, hi: int | None = None) -> None:
     fast, plain = PAIRS[0]
     rev = text[::-1]
@@ -118,6 +133,26 @@ def test_there_are_notes_to_compare() -> None:
 def test_whole_notes_give_the_same_mentions() -> None:
     for text in TEXTS:
         _same_note(text)
+
+
+def test_mentions_asked_sentence_by_sentence_are_the_whole_notes() -> None:
+    for text in TEXTS:
+        # As rules ask: each sentence, in reading order, some of them twice.
+        spans = sentence_spans(text)
+        _same_when_asked_lazily(text, [*spans, *spans[:2], *spans[::3]])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    note=st.sampled_from(TEXTS),
+    asks=st.lists(st.tuples(st.integers(-5, 10_000), st.integers(-5, 10_000)), max_size=6),
+)
+def test_mentions_asked_in_any_order_are_the_whole_notes(
+    note: str, asks: list[tuple[int, int]]
+) -> None:
+    # Positions past the end (and empty or reversed ranges) included.
+    size = len(note) + 10
+    _same_when_asked_lazily(note, [(a % size - 5, b % size - 5) for a, b in asks])
 
 
 def test_compound_starts_agree_at_every_position() -> None:
@@ -233,6 +268,7 @@ def test_edited_notes_give_the_same_answers(
         i = where % (len(text) + 1)
         text = text[:i] + piece + text[i:]
     _same_note(text)
+    _same_when_asked_lazily(text, sentence_spans(text))
     # Noun-phrase starts in a stretch around the edits (the whole note would be slow).
     around = at % (len(text) + 1)
     _same_compound_starts(text, max(0, around - 60), min(len(text) + 1, around + 60))

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -406,6 +407,23 @@ class People:
         With `main_child` (the record's child, see `child_labels`), other named children
         are siblings: other people.
         """
+        return NoteMentions(self, text, quotes, main_child).all()
+
+    def _resolve(
+        self,
+        text: str,
+        quotes: Sequence[tuple[int, int]],
+        main_child: str | None,
+        out: list[Mention],
+        starts: list[int],
+    ) -> Generator[None, int, None]:
+        """`mentions`, resumable: each value sent is a position, and the generator pauses
+        once every mention starting before it is in `out` (their starts in `starts`).
+
+        Resolution walks in reading order, so a note is read only as far as a rule judges
+        it; nothing is done before the first position is sent.
+        """
+        limit = yield
         slots: dict[str, tuple[Kind, str]] = {}
         # The lead (first subject) of the previous and the current sentence, per gender
         # slot: a sentence-initial "She said…" continues the previous sentence's subject or
@@ -417,7 +435,6 @@ class People:
         # A sentence with no subject-position person ("Talked with the YP about his
         # brother.") still has a topic: the first person it names, not the last object.
         first: dict[str, tuple[Kind, str]] = {}
-        out: list[Mention] = []
         quote_starts = [q[0] for q in quotes]
         # Words before a mention are read from the reversed note with forward matches
         # (`_last_token`, `_subject_position`): cheaper than walking back char by char.
@@ -433,9 +450,14 @@ class People:
                 for s, e, c in raw
             ]
         raw = _apposed_relations(text, raw)
+        # (The child's gender is voted on over the whole note: every mention is found up
+        # front, and only their resolution is resumable.)
         child_fill = _child_gender(text, raw, quotes, quote_starts)
         last_end = 0
         for start, end, cls in raw:
+            while start >= limit:
+                limit = yield
+            starts.append(start)
             words = text[start:end]
             in_quote = bool(quotes) and _inside(start, quotes, quote_starts)
             if not in_quote:
@@ -487,7 +509,51 @@ class People:
                     lead = filled
                     have_lead = True
             out.append(Mention(start, end, words, kind, False, True, in_quote, subject_pos, words))
-        return out
+
+
+class NoteMentions:
+    """A note's person mentions, resolved only as far as they are asked for.
+
+    Rules judge a note's targets in reading order and read the mentions of a target's
+    sentence; a note whose targets are early, or that has no judged target, never pays
+    for resolving the rest. Asking again resumes where the last ask stopped.
+    """
+
+    __slots__ = ("_found", "_starts", "_steps", "_upto")
+
+    def __init__(
+        self,
+        people: People,
+        text: str,
+        quotes: Sequence[tuple[int, int]],
+        main_child: str | None = None,
+    ) -> None:
+        self._found: list[Mention] = []
+        self._starts: list[int] = []
+        # Every mention starting before `_upto` is in `_found` (-1: nothing resolved yet).
+        self._upto = -1
+        self._steps = people._resolve(text, quotes, main_child, self._found, self._starts)
+        next(self._steps)  # (runs to the generator's first `yield`: no work yet)
+
+    def _resolve_to(self, pos: int) -> None:
+        try:
+            self._steps.send(pos)
+            self._upto = pos
+        except StopIteration:
+            self._upto = sys.maxsize
+
+    def within(self, start: int, end: int) -> list[Mention]:
+        """Mentions starting in [start, end), in order."""
+        if end > self._upto:
+            self._resolve_to(end)
+        starts = self._starts
+        return self._found[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
+
+    def all(self) -> list[Mention]:
+        """Every mention of the note."""
+        if self._upto < sys.maxsize:
+            self._resolve_to(sys.maxsize)
+        return self._found
 
 
 # The pronoun slots a noun of each class fills.

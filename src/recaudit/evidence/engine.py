@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from recaudit.evidence.attribution import (
     Mention,
+    NoteMentions,
     People,
     clause_people,
     embedding_speaker,
@@ -34,8 +35,9 @@ CACHE_SIZE = 512
 
 @dataclass
 class NoteAnalysis:
-    """One note, analysed lazily: sentence spans (a regex pass) and person mentions up front;
-    tokens and cues only for the sentences a rule asks about.
+    """One note, analysed lazily: sentence spans (a regex pass) up front; person mentions
+    only as far into the note as a rule asks (see `NoteMentions`); tokens and cues only for
+    the sentences a rule asks about.
 
     Token indices are local to their sentence (cue scopes and co-term windows never cross a
     sentence end), so only sentences holding a target are ever tokenised: a 5 MB note costs
@@ -44,18 +46,21 @@ class NoteAnalysis:
 
     text: str
     quotes: list[tuple[int, int]]
-    mentions: list[Mention]
+    people: NoteMentions
     sent_char: list[tuple[int, int]]
     _sent_starts: list[int] = field(default_factory=list)
     _quote_starts: list[int] = field(default_factory=list)
-    _mention_starts: list[int] = field(default_factory=list)
     _tokens: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
     _cues: dict[tuple[int, int], list[Cue]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._sent_starts = [s for s, _ in self.sent_char]
         self._quote_starts = [q[0] for q in self.quotes]
-        self._mention_starts = [m.start for m in self.mentions]
+
+    @property
+    def mentions(self) -> list[Mention]:
+        """Every person mention of the note (resolves the whole note)."""
+        return self.people.all()
 
     def sentence_at(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self._sent_starts, pos) - 1)
@@ -66,9 +71,7 @@ class NoteAnalysis:
 
     def mentions_in(self, start: int, end: int) -> list[Mention]:
         """Mentions starting in [start, end), in order."""
-        lo = bisect.bisect_left(self._mention_starts, start)
-        hi = bisect.bisect_left(self._mention_starts, end)
-        return self.mentions[lo:hi]
+        return self.people.within(start, end)
 
     def tokens(self, sent_index: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(starts, ends) of the sentence's tokens, in note characters."""
@@ -135,7 +138,7 @@ class Analyser:
             self._cache.move_to_end(key)
             return hit
         quotes = quote_spans(text)
-        mentions = self.people.mentions(text, quotes, main_child)
+        mentions = NoteMentions(self.people, text, quotes, main_child)
         analysis = NoteAnalysis(text, quotes, mentions, sentence_spans(text))
         self._cache[key] = analysis
         if len(self._cache) > CACHE_SIZE:
