@@ -295,7 +295,7 @@ def parallel_ceiling(jobs: int = 2) -> float:
 
 # -- report --------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
-    return benchmark_machine(("spacy", "pydantic", "openpyxl", "jinja2", "lxml", "pyahocorasick"))
+    return benchmark_machine(("spacy", "pydantic", "openpyxl", "jinja2", "lxml", "ahocorasick-rs"))
 
 
 def table(result: dict[str, Any]) -> str:

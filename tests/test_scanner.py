@@ -83,7 +83,13 @@ def test_sentence_windows_match_the_regexes() -> None:
 
 WHITESPACE = st.sampled_from([" ", "  ", "\n", "\t", " \n ", "\u00a0", "\r\n"])
 NOISE = st.sampled_from(
-    ["ſ", "K", "İ", "ß", "’", "-", "_", "[ ]", "?", "C1", "W6", "KT", " J.S. ", " said", "DV"]
+    [
+        *("ſ", "K", "İ", "ß", "’", "-", "_", "[ ]", "?", "C1", "W6", "KT", " J.S. ", " said"),
+        "DV",
+        # Characters next to a phrase decide whether it starts a word: ASCII and non-ASCII
+        # punctuation, a non-ASCII letter, and the scanner's own boundary mark (`MARK`).
+        *("“", "(", "/", "'", "é", "\x01"),
+    ]
 )
 
 
@@ -97,7 +103,8 @@ def test_edited_notes_and_windows_match_the_regexes(
     note: str, edits: list[tuple[int, str]], window: tuple[int, int]
 ) -> None:
     # Whitespace runs, look-alike characters that `re.IGNORECASE` equates ("ſ" ~ "s"),
-    # characters whose lower case is longer ("İ"), at random places and windows.
+    # characters whose lower case is longer ("İ"), punctuation and letters glued to
+    # words, at random places and windows.
     text = note
     for at, piece in edits:
         i = at % (len(text) + 1)
@@ -270,3 +277,25 @@ def test_every_regex_match_starts_where_its_tail_says() -> None:
             starts = set(tail.starts(hits, gid, text, 0, len(text)))
             for m in re.finditer(term.source, text, flags):
                 assert m.start() in starts, (term.source, text, m.group(0))
+
+
+def test_phrases_are_found_only_where_a_word_starts() -> None:
+    scanner = Scanner()
+    he = scanner.add_group(["he"], case_sensitive=False)
+    step = scanner.add_group(["step-dad"], case_sensitive=False)
+    straight = scanner.add_group(["carer's"], case_sensitive=False)
+    curly = scanner.add_group(["carer’s"], case_sensitive=False)
+    anywhere = scanner.add_group(["he"], case_sensitive=False, bounded="anywhere")
+    text = "He said the (he) “he” éhe step/dad step-dad carer's carer’s he"
+    hits = scanner.hits(text)
+    assert hits is not None
+
+    def found(gid: int) -> list[str]:
+        return [text[a:b] for a, b in hits.select(gid, 0, len(text))]
+
+    words = [0, text.index("(he") + 1, text.index("“he") + 1, len(text) - 2]
+    assert [a for a, _ in hits.select(he, 0, len(text))] == words
+    assert found(step) == ["step-dad"]  # "step/dad" shares its key, not its text
+    assert found(straight) == ["carer's"]
+    assert found(curly) == ["carer’s"]
+    assert len(found(anywhere)) == 6  # "he" inside "the" and "éhe" as well
