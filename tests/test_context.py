@@ -134,3 +134,24 @@ def test_inflections_and_phrases() -> None:
     assert term_from_item({"pattern": "AO", "case_sensitive": True}).case_sensitive
     with pytest.raises(ValueError):
         term_from_item({"regex": "[", "case_sensitive": False})
+
+
+def test_live_cue_rules_are_those_each_rule_finds_live() -> None:
+    """`CueSet.live` reads the scanner's groups once per text; it must name exactly the
+    rules whose own `TermPattern.live` says they can match (the pack's cue lexicon, with
+    its scanner, over every sample note)."""
+    from textrule_helpers import sample_notes
+
+    from recaudit.evidence.scanner import Scanner
+    from recaudit.rulepack import load_pack
+
+    pack = load_pack(None)
+    cues = CueSet.build(pack.lexicons["context_cues"], Scanner())
+    assert cues._always != cues._all  # the scanner narrows something
+    notes = [*sample_notes(), "ſ not", "İ will", ""]
+    some_narrowed = False
+    for text in notes:
+        each = tuple(i for i, p in enumerate(cues.patterns) if p.live(text))
+        assert cues.live(text) == each, text
+        some_narrowed = some_narrowed or each != cues._all
+    assert some_narrowed

@@ -96,6 +96,20 @@ class CueSet:
         self.specs = specs
         self.patterns = patterns
         self._live: dict[str, tuple[int, ...]] = {}
+        # For `live`: which cue rules each scanner group makes live, and the rules that
+        # are live in every text. Asking each rule in turn cost as much as the rest of
+        # finding cue candidates.
+        self._all = tuple(range(len(patterns)))
+        self._always = tuple(i for i, p in enumerate(patterns) if p.live_groups is None)
+        scanners = {id(g[0]): g[0] for p in patterns if (g := p.live_groups) is not None}
+        # (One pack, one scanner. Were there several, every rule would just be tried.)
+        self._scanner = next(iter(scanners.values())) if len(scanners) == 1 else None
+        by_group: dict[int, list[int]] = {}
+        for i, p in enumerate(patterns):
+            if (found := p.live_groups) is not None:
+                for gid in found[1]:
+                    by_group.setdefault(gid, []).append(i)
+        self._by_group = by_group
 
     @classmethod
     def build(cls, items: Sequence[Any], scanner: Scanner | None = None) -> CueSet:
@@ -103,17 +117,28 @@ class CueSet:
         return cls(specs, tuple(union(s.terms(), scanner) for s in specs))
 
     def live(self, text: str) -> tuple[int, ...]:
-        """Indices of the cue rules that can match somewhere in `text`: a note holds the
-        strings of only a few of a pack's cue rules, so the others are never tried on its
-        sentences. Remembered for the last few texts (a rule's tiers take turns over a
-        record's notes)."""
+        """Indices of the cue rules that can match somewhere in `text` (each rule's
+        `TermPattern.live`): a note holds the strings of only a few of a pack's cue rules,
+        so the others are never tried on its sentences. Remembered for the last few texts
+        (a rule's tiers take turns over a record's notes)."""
         found = self._live.get(text)
         if found is None:
             if len(self._live) >= LIVE_MEMO:
                 self._live.clear()
-            found = tuple(i for i, p in enumerate(self.patterns) if p.live(text))
-            self._live[text] = found
+            found = self._live[text] = self._find_live(text)
         return found
+
+    def _find_live(self, text: str) -> tuple[int, ...]:
+        hits = self._scanner.hits(text) if self._scanner is not None else None
+        if hits is None or hits.special:
+            return self._all
+        by_group = self._by_group
+        live = set(self._always)
+        for gid in hits.groups():
+            rules = by_group.get(gid)
+            if rules is not None:
+                live.update(rules)
+        return tuple(sorted(live))
 
 
 def cue_candidates(cues: CueSet, text: str, start: int, end: int) -> list[tuple[int, int, int]]:

@@ -401,6 +401,14 @@ class TermPattern:
                 return True
         return False
 
+    @property
+    def live_groups(self) -> tuple[Scanner, frozenset[int]] | None:
+        """The scanner and the groups `live` looks for; None when the pattern is live in
+        every text (no scanner, or a regex term that runs whatever the text holds)."""
+        if self._scanner is None or self._unfiltered:
+            return None
+        return self._scanner, self._all_gids
+
     def live(self, text: str) -> bool:
         """Can this pattern match anywhere in `text`? False only when the scanner shows
         that none of its phrases, regex anchors or prefilter strings occur in it."""

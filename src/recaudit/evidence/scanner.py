@@ -119,6 +119,10 @@ class NoteHits:
                 out.append(start)
         return out
 
+    def groups(self) -> Iterable[int]:
+        """The groups with at least one occurrence in the text."""
+        return self._entries.keys()
+
     def has_any(self, gids: Iterable[int]) -> bool:
         """Does any string of any of these groups occur in the text at all?"""
         return not self._entries.keys().isdisjoint(gids)
