@@ -29,7 +29,7 @@ from recaudit.evidence.attribution import (
     _SENTENCE_BREAK,
     NoteMentions,
     People,
-    _last_token,
+    _last_token_reversed,
     _modifier_run_starts,
     _subject_position,
     people_from,
@@ -179,7 +179,8 @@ def test_words_before_a_position_are_read_as_before() -> None:
             lo = max(0, start - 80)
             before = text[lo:start]
             want = before.rstrip().rsplit(None, 1)[-1] if before.strip() else ""
-            token, end = _last_token(rev, lo, start)
+            backwards, end = _last_token_reversed(rev, lo, start)
+            token = backwards[::-1]
             assert token == want
             assert text[:end].rstrip().endswith(token) and not text[end:start].strip()
 

@@ -85,6 +85,13 @@ _POSSESSORS = "(?:" + "|".join(sorted(_POSSESSOR_WORDS)) + ")"
 _MODIFIERS = "(?:(?:" + "|".join(sorted(_MODIFIER_WORDS)) + r")[\s-]+)*"
 _MODIFIER_LENGTHS = sorted({len(w) for w in _MODIFIER_WORDS})
 _POSSESSOR_LENGTHS = sorted({len(w) for w in _POSSESSOR_WORDS})
+# For the word before a noun, read backwards from the reversed note (`_compound_start`).
+# Lower-casing a reversed word is the reverse of the lower-cased word, but for characters
+# that lower to several, which no word of these ASCII sets holds.
+_POSSESSORS_REV = frozenset(w[::-1] for w in _POSSESSOR_WORDS)
+_MODIFIERS_REV = frozenset(w[::-1] for w in _MODIFIER_WORDS)
+_POSSESSIVE_ENDS_REV = tuple(w[::-1] for w in ("'s", "’s", "s'", "s’"))
+_OPENERS = "([{\"'“‘"
 
 
 def _modifier_run_starts(text: str, lo: int, start: int) -> set[int]:
@@ -293,23 +300,31 @@ class People:
     def _compound_start(self, text: str, rev: str, start: int) -> int:
         """Where a person noun's noun phrase starts: over modifiers and a possessor.
 
-        `rev` is the note reversed (see `_last_token`)."""
-        lo = max(0, start - 80)
-        # Cheap test first: the word before is a modifier, a possessor or ends in 's.
-        token, token_end = _last_token(rev, lo, start)
-        last = token.lower().lstrip("([{\"'“‘")  # "(the sister)"
-        if last in _POSSESSOR_WORDS and token_end < start:
+        `rev` is the note reversed (see `_last_token_reversed`)."""
+        lo = start - 80 if start > 80 else 0  # (`max` is a call: once per noun)
+        # Cheap test first: the word before is a modifier, a possessor or ends in 's. It is
+        # tested spelt backwards, as read from `rev`, against reversed word sets.
+        token, token_end = _last_token_reversed(rev, lo, start)
+        last = token.lower().rstrip(_OPENERS)  # "(the sister)"
+        if last in _POSSESSORS_REV and token_end < start:
             # The most common case ("the worker", "his mum"): no modifier, so only the
             # possessor itself can start the phrase, where `\b` allows.
             word_start = token_end - len(last)
             if word_start and is_word_char(text[word_start - 1]):
                 return start
             return word_start
-        if not last or not (
-            last.endswith(("'s", "’s", "s'", "s’"))
-            or last.rstrip("-").split("-")[-1] in _MODIFIER_WORDS
-            or last.split("-")[0] in _MODIFIER_WORDS
-        ):
+        if not last:
+            return start
+        if "-" in last:
+            # The modifier after the last hyphen ("half-"), or before the first ("step-mum").
+            extends = (
+                last.startswith(_POSSESSIVE_ENDS_REV)
+                or last.lstrip("-").split("-")[0] in _MODIFIERS_REV
+                or last.split("-")[-1] in _MODIFIERS_REV
+            )
+        else:
+            extends = last in _MODIFIERS_REV or last.startswith(_POSSESSIVE_ENDS_REV)
+        if not extends:
             return start
         if not text[lo:start].isascii():  # exotic case equivalences: `re` decides
             return self._regex_compound_start(text, lo, start)
@@ -383,11 +398,15 @@ class People:
         """(start, end, class) for child refs (c), nouns (p/f/m/n) and pronouns (x)."""
         kept = self._found(text)
         nouns = []
-        for start, end, cls in kept:
+        compound_start = self._compound_start
+        for item in kept:
+            start, end, cls = item
             if cls not in ("c", "x"):
                 # Extend leftwards over a possessor and modifiers: "Child A's older sister".
-                start = self._compound_start(text, rev, start)
-            nouns.append((start, end, cls))
+                compound = compound_start(text, rev, start)
+                if compound != start:
+                    item = (compound, end, cls)
+            nouns.append(item)  # (the found tuple itself when unchanged: no new tuple)
         # A child reference or pronoun inside a compound ("Child A's sister", "his mum") is
         # not a mention of its own: the longer span wins.
         out: list[tuple[int, int, str]] = []
@@ -437,35 +456,42 @@ class People:
         first: dict[str, tuple[Kind, str]] = {}
         quote_starts = [q[0] for q in quotes]
         # Words before a mention are read from the reversed note with forward matches
-        # (`_last_token`, `_subject_position`): cheaper than walking back char by char.
+        # (`_last_token_reversed`, `_subject_position`): cheaper than walking back char by char.
         rev = text[::-1]
         raw = self._raw(text, rev)
         if main_child is not None:
-            raw = [
-                (s, e, "n")
-                if c == "c"
-                and text[s:e].lower() not in self._by_literal
-                and " ".join(text[s:e].split()) != main_child
-                else (s, e, c)
-                for s, e, c in raw
-            ]
+            # (In place: `raw` is a fresh list, and only other children's tuples change.)
+            for i, (s, e, c) in enumerate(raw):
+                if (
+                    c == "c"
+                    and text[s:e].lower() not in self._by_literal
+                    and " ".join(text[s:e].split()) != main_child
+                ):
+                    raw[i] = (s, e, "n")
         raw = _apposed_relations(text, raw)
         # (The child's gender is voted on over the whole note: every mention is found up
         # front, and only their resolution is resumable.)
         child_fill = _child_gender(text, raw, quotes, quote_starts)
         last_end = 0
+        # (Locals: this loop runs once per mention.)
+        has_quotes = bool(quotes)
+        breaks = _SENTENCE_BREAK.search
+        subject_at = _subject_position
+        # A `Mention` made by `tuple.__new__` directly: the named tuple's own `__new__` is a
+        # Python-level function (one more call per mention) that does just this.
+        make = tuple.__new__
         for start, end, cls in raw:
             while start >= limit:
                 limit = yield
             starts.append(start)
             words = text[start:end]
-            in_quote = bool(quotes) and _inside(start, quotes, quote_starts)
+            in_quote = has_quotes and _inside(start, quotes, quote_starts)
             if not in_quote:
-                if _SENTENCE_BREAK.search(text, last_end, start):
+                if breaks(text, last_end, start):
                     prev_lead, lead, have_lead = (lead if have_lead else first), {}, False
                     first = {}
                 last_end = end
-            subject_pos = _subject_position(rev, start)
+            subject_pos = subject_at(rev, start)
             leads = not in_quote and not have_lead and subject_pos
             if cls == "x":
                 gender, nominative = _PRONOUNS[words.lower()]
@@ -489,7 +515,10 @@ class People:
                             lead = {gender: (kind, ante)}
                             have_lead = True
                 out.append(
-                    Mention(start, end, words, kind, True, nominative, in_quote, subject_pos, ante)
+                    make(
+                        Mention,
+                        (start, end, words, kind, True, nominative, in_quote, subject_pos, ante),
+                    )
                 )
                 continue
             if cls == "c":
@@ -508,7 +537,9 @@ class People:
                 if leads:
                     lead = filled
                     have_lead = True
-            out.append(Mention(start, end, words, kind, False, True, in_quote, subject_pos, words))
+            out.append(
+                make(Mention, (start, end, words, kind, False, True, in_quote, subject_pos, words))
+            )
 
 
 class NoteMentions:
@@ -579,9 +610,11 @@ def _apposed_relations(
     if "(" not in text:  # (the bracket this looks for)
         return out
     for i in range(len(out) - 1):
-        start, end, cls = out[i]
+        if out[i][2] != "c":  # (most mentions: tested before any unpacking)
+            continue
+        start, end, _ = out[i]
         n_start, n_end, n_cls = out[i + 1]
-        if cls != "c" or n_cls not in ("f", "m", "n"):
+        if n_cls not in ("f", "m", "n"):
             continue
         if n_start - end > 4 or not _RELATION_IN_BRACKETS.match(text[end:n_start]):
             continue
@@ -642,32 +675,37 @@ _REV_WORD = re.compile(r"\s*(\w*)")
 _REV_TOKEN = re.compile(r"\s*(\S*)")
 _CLAUSE_EDGE = '.!?;:,("“-–\n'
 SUBJECT_WINDOW = 40
+# The word sets spelt backwards, for words read from the reversed note (as the possessor
+# and modifier sets above).
+_DETERMINERS_REV = frozenset(w[::-1] for w in _DETERMINERS)
+_SUBJECT_LEFT_REV = frozenset(w[::-1] for w in _SUBJECT_LEFT)
 
 
-def _last_token(rev: str, lo: int, start: int) -> tuple[str, int]:
+def _last_token_reversed(rev: str, lo: int, start: int) -> tuple[str, int]:
     """The last whitespace-delimited token of text[lo:start] (`text[lo:start].rstrip()
-    .rsplit(None, 1)[-1]`, "" if there is none) and where it ends, given `rev` =
-    text[::-1]."""
+    .rsplit(None, 1)[-1]`, "" if there is none) spelt backwards, and where it ends, given
+    `rev` = text[::-1]."""
     n = len(rev)
     m = _REV_TOKEN.match(rev, n - start, n - lo)
-    return m.group(1)[::-1], n - m.start(1)
+    return m.group(1), n - m.start(1)
 
 
 def _subject_position(rev: str, start: int) -> bool:
     """Does a clause edge or a clause-opening word ("and", "when") come just before
     `start`, in the 40 characters before it? (`rev` is the note reversed.)"""
     n = len(rev)
-    stop = n - max(0, start - SUBJECT_WINDOW)
+    stop = n - start + SUBJECT_WINDOW if start > SUBJECT_WINDOW else n
     m = _REV_WORD.match(rev, n - start, stop)
-    word = m.group(1)[::-1].lower()
-    if word in _DETERMINERS:
+    # The word stays reversed: it is only looked up, in reversed word sets.
+    word = m.group(1).lower()
+    if word in _DETERMINERS_REV:
         # "…; the YP said": look past a determiner ("the", Welsh "y") to the clause edge.
         m = _REV_WORD.match(rev, m.end(), stop)
-        word = m.group(1)[::-1].lower()
+        word = m.group(1).lower()
     if not word:
         at = m.end()
         return at == stop or rev[at] in _CLAUSE_EDGE
-    return word in _SUBJECT_LEFT
+    return word in _SUBJECT_LEFT_REV
 
 
 _QUOTE_RE = re.compile(r"\"[^\"\n]{1,600}\"|“[^”\n]{1,600}”")

@@ -63,7 +63,9 @@ class NoteAnalysis:
         return self.people.all()
 
     def sentence_at(self, pos: int) -> int:
-        return max(0, bisect.bisect_right(self._sent_starts, pos) - 1)
+        # (A conditional, not `max(0, …)`: a builtin call costs more than the bisect.)
+        i = bisect.bisect_right(self._sent_starts, pos) - 1
+        return i if i > 0 else 0
 
     def in_quote(self, pos: int) -> bool:
         i = bisect.bisect_right(self._quote_starts, pos) - 1
@@ -85,7 +87,8 @@ class NoteAnalysis:
     def token_at(self, pos: int, sent_index: int | None = None) -> int:
         """Index (within its sentence) of the token holding character `pos`."""
         index = self.sentence_at(pos) if sent_index is None else sent_index
-        return max(0, bisect.bisect_right(self.tokens(index)[0], pos) - 1)
+        i = bisect.bisect_right(self.tokens(index)[0], pos) - 1
+        return i if i > 0 else 0
 
     def cues(self, cue_set: CueSet, sent_index: int) -> list[Cue]:
         key = (id(cue_set), sent_index)
