@@ -568,13 +568,47 @@ def test_template_gettext_escapes_values_remembers_and_fails_on_a_missing_value(
 def test_the_records_loop_of_a_worker_page_is_a_plain_loop() -> None:
     # jinja2 gives every loop around a use of `loop` (loop.last, loop.index...) a LoopContext;
     # in the records loop, which runs for every record, outcome and quote, that costs a
-    # tenth of the page. Only the teams line and the `mentions` macro may use `loop`.
+    # tenth of the page. Only the teams line and the `mentions` macro may use `loop`. The
+    # outcome sections (with their quotes) are a macro of macros.html.j2.
     from recaudit.report.html import environment
 
     env = environment("en")
-    source = (templates_dir() / "worker.html.j2").read_text(encoding="utf-8")
-    code = env.compile(source, "worker.html.j2", raw=True)
-    # Compiled loops read "for l_<depth>_<name>[, l_<depth>_loop] in [LoopContext(]...".
-    loops = re.findall(r"for l_\d+_(\w+)(?:, l_\d+_loop)? in (LoopContext\()?", code)
+    loops = []
+    for name in ("worker.html.j2", "macros.html.j2"):
+        source = (templates_dir() / name).read_text(encoding="utf-8")
+        code = env.compile(source, name, raw=True)
+        # Compiled loops read "for l_<depth>_<name>[, l_<depth>_loop] in [LoopContext(]...".
+        loops += re.findall(r"for l_\d+_(\w+)(?:, l_\d+_loop)? in (LoopContext\()?", code)
     assert {"record", "item", "f"} <= {name for name, _ in loops}
-    assert sorted(name for name, context in loops if context) == ["cue", "team"]
+    in_context = {name for name, context in loops if context}
+    assert not in_context & {"record", "item", "f"}
+    assert "cue" in in_context and "team" in in_context
+
+
+def test_outcome_sections_are_rendered_once_per_distinct_outcome() -> None:
+    from markupsafe import Markup
+
+    from recaudit.report.html import Fragments, environment
+    from recaudit.report.pages import Cue, Outcome
+
+    env = environment("en")
+    section = env.get_template("macros.html.j2").module.outcome_section  # type: ignore[attr-defined]
+    calls: list[Outcome] = []
+
+    def counted(item: Outcome) -> Markup:
+        calls.append(item)
+        return section(item)
+
+    hostile = Outcome("r1", "<b>Title</b>", "not_met", "<script>x</script>", (), (), None, ())
+    cued = hostile._replace(cues=(Cue("negated", "no <i>", "N1"),), guidance="Do <u>this</u>")
+    fragment = Fragments()
+    first = fragment(counted, hostile)
+    assert fragment(counted, hostile._replace()) is first  # an equal value: rendered once
+    assert fragment(counted, cued) == section(cued)  # a different one: rendered itself
+    assert calls == [hostile, cued]
+    assert first == section(hostile)
+    assert "<script>" not in first and "&lt;script&gt;x&lt;/script&gt;" in first
+    assert "&lt;b&gt;Title&lt;/b&gt;" in first and "&lt;i&gt;" in fragment(counted, cued)
+    fragment.LIMIT = 2  # full: starts afresh rather than growing
+    fragment(counted, hostile._replace(rule_id="r2"))
+    assert len(fragment.memo) == 1

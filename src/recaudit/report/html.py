@@ -56,6 +56,7 @@ def environment(lang: str = DEFAULT_LANG) -> Environment:
     catalogue = translations(lang)
     env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = Gettext(catalogue.gettext)
+    env.globals["fragment"] = Fragments()
     return env
 
 
@@ -91,6 +92,35 @@ class Gettext:
 
     def _format(self, message: str, values: dict[str, Any]) -> Markup:
         return Markup(self.translate(message)) % values
+
+
+class Fragments:
+    """The templates' `fragment(macro, value)`: the macro's markup for `value`, rendered
+    once per distinct value and then reused.
+
+    A worker page shows one section per rule outcome of every record, and most are the
+    same section again ("not applicable: …", "child.siblings lists 2 item(s)"): on the
+    benchmark corpus 3 in 4 repeat one shown before. Only for macros whose markup depends
+    on nothing but their argument (and the page language); the argument must be plain
+    data (str, None, numbers, tuples of them), where equal values render the same: so
+    never `Markup`, which equals the `str` of its text but is not escaped.
+    """
+
+    # Distinct sections kept, then the memo starts afresh (memory must not grow with
+    # the records: a section with evidence quotes the note).
+    LIMIT = 2048
+
+    def __init__(self) -> None:
+        self.memo: dict[tuple[Any, Any], Markup] = {}
+
+    def __call__(self, macro: Callable[[Any], Markup], value: Any) -> Markup:
+        key = (macro, value)
+        html = self.memo.get(key)
+        if html is None:
+            if len(self.memo) >= self.LIMIT:
+                self.memo.clear()
+            html = self.memo[key] = macro(value)
+        return html
 
 
 def _write(
