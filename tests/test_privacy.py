@@ -339,3 +339,14 @@ _VALUES = st.recursive(
 @given(data=st.dictionaries(_KEYS, _VALUES, max_size=5))
 def test_a_record_scan_reports_what_scanning_value_by_value_reports(data: dict) -> None:
     assert PrivacyGuard().scan_record("r:1", data) == _scan_one_value_at_a_time("r:1", data)
+
+
+def test_an_ni_shaped_number_without_an_ni_suffix_letter_opens_no_window() -> None:
+    # Six digits between words ("reference 773781 updated") are common in notes; only a
+    # suffix letter A-D (either case) can end an NI number, so only that opens a window.
+    assert privacy._candidates("Case reference 773781 updated") == []
+    assert privacy._candidates("ref AB123456E here") == []
+    for text in ("NI: AB 12 34 56 C.", "ni ab123456d", "JG103759A", "ce 12 34 56 b"):
+        assert privacy._candidates(text), text
+        assert _spans(text) == _everywhere(text)
+    assert [h.kind for h in find_identifiers("NI: AB 12 34 56 C.")] == ["ni_number"]
