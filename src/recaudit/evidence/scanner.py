@@ -48,6 +48,9 @@ def is_word_char(ch: str) -> bool:
     return ch.isalnum() or ch == "_"
 
 
+_NO_ENTRIES: tuple[list[tuple[int, int, bool]], list[int]] = ([], [])
+
+
 class NoteHits:
     """Every occurrence of every group in one text.
 
@@ -56,23 +59,25 @@ class NoteHits:
     most notes are never asked.
     """
 
-    __slots__ = ("_entries", "_starts", "special")
+    __slots__ = ("_entries", "_indexed", "special")
 
     def __init__(self, entries: dict[int, list[tuple[int, int, bool]]], special: bool) -> None:
         self._entries = entries
-        self._starts: dict[int, list[int]] = {}
+        self._indexed: dict[int, tuple[list[tuple[int, int, bool]], list[int]]] = {}
         # Holds a character `re.IGNORECASE` equates beyond `str.lower`: prefilters are off.
         self.special = special
 
     def _group(self, gid: int) -> tuple[list[tuple[int, int, bool]], list[int]]:
-        starts = self._starts.get(gid)
-        entries = self._entries.get(gid)
-        if entries is None:
-            return [], []
-        if starts is None:
+        """The group's entries, sorted, and their starts (one lookup once indexed: this is
+        asked a few hundred thousand times per million words)."""
+        found = self._indexed.get(gid)
+        if found is None:
+            entries = self._entries.get(gid)
+            if entries is None:
+                return _NO_ENTRIES
             entries.sort()
-            starts = self._starts[gid] = [e[0] for e in entries]
-        return entries, starts
+            found = self._indexed[gid] = (entries, [e[0] for e in entries])
+        return found
 
     def select(self, gid: int, pos: int, end: int) -> list[tuple[int, int]]:
         """What `re.finditer(text, pos, end)` of the group's trie regex returns: scanning
