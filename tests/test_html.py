@@ -569,7 +569,7 @@ def test_the_records_loop_of_a_worker_page_is_a_plain_loop() -> None:
     # jinja2 gives every loop around a use of `loop` (loop.last, loop.index...) a LoopContext;
     # in the records loop, which runs for every record, outcome and quote, that costs a
     # tenth of the page. Only the teams line and the `mentions` macro may use `loop`. The
-    # outcome sections (with their quotes) are a macro of macros.html.j2.
+    # outcome sections (with their quotes) are a macro of macros.html.j2, joined in Python.
     from recaudit.report.html import environment
 
     env = environment("en")
@@ -579,9 +579,9 @@ def test_the_records_loop_of_a_worker_page_is_a_plain_loop() -> None:
         code = env.compile(source, name, raw=True)
         # Compiled loops read "for l_<depth>_<name>[, l_<depth>_loop] in [LoopContext(]...".
         loops += re.findall(r"for l_\d+_(\w+)(?:, l_\d+_loop)? in (LoopContext\()?", code)
-    assert {"record", "item", "f"} <= {name for name, _ in loops}
+    assert {"record", "f"} <= {name for name, _ in loops}
     in_context = {name for name, context in loops if context}
-    assert not in_context & {"record", "item", "f"}
+    assert not in_context & {"record", "f"}
     assert "cue" in in_context and "team" in in_context
 
 
@@ -589,7 +589,7 @@ def test_outcome_sections_are_rendered_once_per_distinct_outcome() -> None:
     from markupsafe import Markup
 
     from recaudit.report.html import Fragments, environment
-    from recaudit.report.pages import Cue, Outcome
+    from recaudit.report.pages import Cue, Finding, Outcome
 
     env = environment("en")
     section = env.get_template("macros.html.j2").module.outcome_section  # type: ignore[attr-defined]
@@ -609,6 +609,12 @@ def test_outcome_sections_are_rendered_once_per_distinct_outcome() -> None:
     assert first == section(hostile)
     assert "<script>" not in first and "&lt;script&gt;x&lt;/script&gt;" in first
     assert "&lt;b&gt;Title&lt;/b&gt;" in first and "&lt;i&gt;" in fragment(counted, cued)
+    quoted = hostile._replace(findings=(Finding("N1", "1 May", "a ", "<q>", " b"),))
+    calls.clear()
+    joined = fragment.sections(counted, [hostile, quoted, hostile, quoted])
+    assert joined == section(hostile) + section(quoted) + section(hostile) + section(quoted)
+    assert calls == [quoted, quoted]  # quoting sections are rendered each time
+    assert "&lt;q&gt;" in joined
     fragment.LIMIT = 2  # full: starts afresh rather than growing
     fragment(counted, hostile._replace(rule_id="r2"))
     assert len(fragment.memo) == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,14 @@ class Fragments:
                 self.memo.clear()
             html = self.memo[key] = macro(value)
         return html
+
+    def sections(self, macro: Callable[[Any], Markup], items: Iterable[Any]) -> Markup:
+        """`macro` of each of a record's outcomes, joined: one template call per record
+        rather than one per outcome (jinja2 spends ~2 µs on each call). Sections quoting
+        evidence are rendered each time: they are as unique as the notes they quote."""
+        return Markup("").join(
+            macro(item) if item.findings else self(macro, item) for item in items
+        )
 
 
 def _write(
