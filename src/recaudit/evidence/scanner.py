@@ -202,11 +202,26 @@ class Scanner:
         self._last, self._last_hits = text, found
         return found
 
+    def _passes(
+        self, norm_low: str, norm_text: str, low: str, text: str
+    ) -> list[tuple[Any, list[tuple[Any, ...]], str, str, bool]]:
+        """(automaton, values by key, text it reads, text before squeezing, reads the
+        boundary-marked text?) for each automaton there is."""
+        assert self._automata is not None
+        out = []
+        for pair, norm, original in (
+            (self._automata[0], norm_low, low),
+            (self._automata[1], norm_text, text),
+        ):
+            for marked, built in ((True, pair[1]), (False, pair[0])):
+                if built is not None:
+                    out.append((built[0], built[1], norm, original, marked))
+        return out
+
     def _scan(self, text: str) -> NoteHits | None:
         low = text.lower()
         if len(low) != len(text):
             return None
-        assert self._automata is not None
         shifts: list[int] = []
         breaks: list[int] = []
         if needs_squeezing(text):
@@ -224,49 +239,21 @@ class Scanner:
         else:
             norm_low, norm_text = low, text
         # Entries are (start, -end, right boundary ok): a plain sort orders them by start,
-        # longest first. These loops run for every occurrence: kept flat on purpose.
+        # longest first. This loop runs for every occurrence: kept flat on purpose.
         found: defaultdict[int, list[tuple[int, int, bool]]] = defaultdict(list)
         n = len(text)
-        for (anywhere, at_words), norm, original in (
-            (self._automata[0], norm_low, low),
-            (self._automata[1], norm_text, text),
+        for automaton, values, norm, original, marked in self._passes(
+            norm_low, norm_text, low, text
         ):
-            if at_words is not None:
-                # Keys are the strings behind a boundary mark (see `_automata`): only
-                # occurrences starting a word are reported, not "he" in "the", "she", "when".
-                automaton, values = at_words
-                for key, start, stop in automaton.find_matches_as_indexes(
-                    _boundary_marked(norm), overlapping=True
-                ):
-                    # The marked text opens with a space: `start` is where the string
-                    # starts in `norm`, after its one-character lead.
+            haystack = _boundary_marked(norm) if marked else norm
+            for key, start, stop in automaton.find_matches_as_indexes(haystack, overlapping=True):
+                left, right, gids, starts, free, exact = values[key]
+                if marked:
+                    # The marked text opens with a space and each key with its lead: `start`
+                    # is where the string starts in `norm`.
                     stop -= 1
-                    right, gids, starts, exact = values[key]
                     if exact is not None and norm[start:stop] != exact:
                         continue
-                    if breaks:
-                        k = bisect.bisect_right(breaks, start) - 1
-                        if k >= 0:
-                            start += shifts[k]
-                        k = bisect.bisect_right(breaks, stop - 1) - 1
-                        if k >= 0:
-                            stop += shifts[k]
-                    for gid in starts:
-                        found[gid].append((start, -stop, True))
-                    if not gids:
-                        continue
-                    right_ok = True
-                    if right and stop < n:
-                        ch = original[stop]
-                        right_ok = not (ch.isalnum() or ch == "_")
-                    entry = (start, -stop, right_ok)
-                    for gid in gids:
-                        found[gid].append(entry)
-            if anywhere is None:
-                continue
-            automaton, values = anywhere
-            for key, start, stop in automaton.find_matches_as_indexes(norm, overlapping=True):
-                left, right, gids, starts, free = values[key]
                 if breaks:
                     k = bisect.bisect_right(breaks, start) - 1
                     if k >= 0:
@@ -342,10 +329,12 @@ def _automata(table: dict[str, dict[Bounds, list[int]]]) -> _Automata:
             # A key matches any non-word character where the string has one other than a
             # space ("step-dad" at "step/dad"): such a string is checked where found.
             exact = None if marked == string else string
-            at_words[" " + marked] = at_words[MARK + marked] = (right, phrase, word_start, exact)
+            # `left` is False: the key's lead already saw the word start.
+            value = (False, right, phrase, word_start, (), exact)
+            at_words[" " + marked] = at_words[MARK + marked] = value
         else:
             free = tuple(ids.get("anywhere", ()))
-            anywhere[string] = (left, right, phrase, word_start, free)
+            anywhere[string] = (left, right, phrase, word_start, free, None)
     return _automaton(anywhere), _automaton(at_words)
 
 
