@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -15,6 +16,29 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results"
+SRC = REPO / "src"
+PYCACHE = REPO / "benchmarks" / ".cache" / "pycache"
+
+
+def child_env(bytecode_cache: bool = True, src: Path = SRC) -> dict[str, str]:
+    """The environment of a timed `python -m recaudit …` child: the checkout's code first on
+    the path. An installed wheel has its bytecode compiled at install time; a checkout run
+    with PYTHONDONTWRITEBYTECODE compiles every recaudit module from source on every start.
+    With `bytecode_cache` (the default) the installed case is timed: bytecode is written to
+    and read from benchmarks/.cache/pycache (see `compile_sources`)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
+    if not bytecode_cache:
+        return env
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return {**env, "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+
+
+def compile_sources(env: dict[str, str], src: Path = SRC) -> None:
+    """Compile the checkout's modules into the children's bytecode cache before timing, as
+    `pip install` does, so no measured run pays for it."""
+    cmd = [sys.executable, "-m", "compileall", "-q", str(src / "recaudit")]
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 def machine(packages: Iterable[str]) -> dict[str, Any]:

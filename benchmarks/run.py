@@ -44,14 +44,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(SRC))
 
 import corpus  # noqa: E402
+from machine import child_env, compile_sources, write_result  # noqa: E402
 from machine import machine as benchmark_machine  # noqa: E402
-from machine import write_result  # noqa: E402
 
-# Run the checkout's code, whatever is installed.
-ENV = {
-    **os.environ,
-    "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
-}
+# Run the checkout's code, whatever is installed (set in `main`: see `child_env`).
+ENV: dict[str, str] = child_env()
 
 
 # -- corpora -----------------------------------------------------------------------------
@@ -393,13 +390,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-stage", action="store_true")
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--label", default="", help="suffix for the results file name")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        dest="bytecode_cache",
+        action="store_false",
+        help="Keep the environment as it is (e.g. PYTHONDONTWRITEBYTECODE=1: every run "
+        "compiles recaudit's modules from source, which an installed wheel never does).",
+    )
     args = parser.parse_args(argv)
+    global ENV
+    ENV = child_env(args.bytecode_cache)
+    if args.bytecode_cache:
+        compile_sources(ENV)
 
     result: dict[str, Any] = {
         "when": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "machine": machine(),
         "rules": args.rules or "wales-children (default)",
         "argv": sys.argv[1:],
+        "bytecode_cache": args.bytecode_cache,
         "command": [],
     }
     if not args.skip_startup:

@@ -33,25 +33,20 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SRC = REPO / "src"
-PYCACHE = REPO / "benchmarks" / ".cache" / "pycache"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from machine import SRC  # noqa: E402
+from machine import child_env as python_env  # noqa: E402
+
 LISTINGS = REPO / "benchmarks" / ".cache" / "listings"
 
 
 def child_env(bytecode_cache: bool, src: Path = SRC) -> dict[str, str]:
-    """The children's environment. An installed wheel has its bytecode compiled at install
-    time; a checkout run with PYTHONDONTWRITEBYTECODE compiles every recaudit module from
-    source on every start. By default, time the installed case: bytecode is written to (and
-    read from) benchmarks/.cache/pycache, so the warm-up run compiles and the rest reuse it.
-    """
-    path = os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")]))
-    env = {k: v for k, v in os.environ.items() if k != "RECAUDIT_NO_CACHE"}
-    env["PYTHONPATH"] = path
-    env["RECAUDIT_CACHE_DIR"] = str(LISTINGS)
-    if not bytecode_cache:
-        return env
-    env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return {**env, "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+    """The children's environment (`machine.child_env`: by default bytecode is cached, as
+    in an installed wheel, so the warm-up run compiles and the rest reuse it), with this
+    benchmark's own listing cache."""
+    env = {k: v for k, v in python_env(bytecode_cache, src).items() if k != "RECAUDIT_NO_CACHE"}
+    return {**env, "RECAUDIT_CACHE_DIR": str(LISTINGS)}
 
 
 LIST = ["-m", "recaudit", "rules", "list"]
