@@ -32,8 +32,10 @@ from recaudit.evidence.attribution import (
     _last_token_reversed,
     _modifier_run_starts,
     _subject_position,
+    embedding_speaker,
     people_from,
     quote_spans,
+    subject_of,
 )
 from recaudit.evidence.pipeline import sentence_spans
 from recaudit.evidence.scanner import Scanner
@@ -153,6 +155,46 @@ def test_mentions_asked_in_any_order_are_the_whole_notes(
     # Positions past the end (and empty or reversed ranges) included.
     size = len(note) + 10
     _same_when_asked_lazily(note, [(a % size - 5, b % size - 5) for a, b in asks])
+
+
+def _speaker_listing_every_verb(
+    people: People, text: str, mentions: list[Any], sent_start: int, subject: Any
+) -> tuple[Any, str]:
+    """`embedding_speaker` as it was before its yes/no test: every reporting verb between
+    the sentence start and the subject listed, the last one taken."""
+    reports = [
+        r
+        for r in people.reporting.finditer(text, sent_start, subject.start)
+        if r.end() <= subject.start
+    ]
+    if not reports:
+        return None, ""
+    last = reports[-1]
+    if re.search(
+        r"\b(?:and|but|then|so|while|when)\b(?!\s+that)|;", text[last.end() : subject.start].lower()
+    ):
+        return None, ""
+    return subject_of(mentions, sent_start, last.start(), last.start()), last.group(0)
+
+
+def test_reporting_verbs_before_a_subject_are_found_as_when_listed() -> None:
+    # `embedding_speaker` tests for a reporting verb before it lists them: every mention
+    # of every sentence, taken as the subject, gets the speaker the full listing gives
+    # (with the scanner, and with the regexes alone).
+    reported = 0
+    for people, _ in PAIRS:
+        for text in TEXTS:
+            mentions = people.mentions(text, quote_spans(text))
+            for s_start, s_end in sentence_spans(text):
+                in_sentence = [m for m in mentions if s_start <= m.start < s_end]
+                for subject in in_sentence:
+                    got = embedding_speaker(
+                        people, text, in_sentence, s_start, subject, subject.end
+                    )
+                    want = _speaker_listing_every_verb(people, text, in_sentence, s_start, subject)
+                    assert got == want, (text[s_start:s_end], subject)
+                    reported += bool(got[1])
+    assert reported > 50  # (the notes do report speech)
 
 
 def test_compound_starts_agree_at_every_position() -> None:
