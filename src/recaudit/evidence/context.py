@@ -99,17 +99,16 @@ class CueSet:
         # For `live`: which cue rules each scanner group makes live, and the rules that
         # are live in every text. Asking each rule in turn cost as much as the rest of
         # finding cue candidates.
+        groups = [p.live_groups for p in patterns]
         self._all = tuple(range(len(patterns)))
-        self._always = tuple(i for i, p in enumerate(patterns) if p.live_groups is None)
-        scanners = {id(g[0]): g[0] for p in patterns if (g := p.live_groups) is not None}
+        self._always = tuple(i for i, g in enumerate(groups) if g is None)
+        scanners = {id(g[0]): g[0] for g in groups if g is not None}
         # (One pack, one scanner. Were there several, every rule would just be tried.)
         self._scanner = next(iter(scanners.values())) if len(scanners) == 1 else None
-        by_group: dict[int, list[int]] = {}
-        for i, p in enumerate(patterns):
-            if (found := p.live_groups) is not None:
-                for gid in found[1]:
-                    by_group.setdefault(gid, []).append(i)
-        self._by_group = by_group
+        self._by_group: dict[int, list[int]] = {}
+        for i, g in enumerate(groups):
+            for gid in g[1] if g is not None else ():
+                self._by_group.setdefault(gid, []).append(i)
 
     @classmethod
     def build(cls, items: Sequence[Any], scanner: Scanner | None = None) -> CueSet:

@@ -57,11 +57,6 @@ class NoteAnalysis:
         self._sent_starts = [s for s, _ in self.sent_char]
         self._quote_starts = [q[0] for q in self.quotes]
 
-    @property
-    def mentions(self) -> list[Mention]:
-        """Every person mention of the note (resolves the whole note)."""
-        return self.people.all()
-
     def sentence_at(self, pos: int) -> int:
         # (A conditional, not `max(0, …)`: a builtin call costs more than the bisect.)
         i = bisect.bisect_right(self._sent_starts, pos) - 1

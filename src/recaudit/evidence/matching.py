@@ -411,11 +411,13 @@ class TermPattern:
 
     def live(self, text: str) -> bool:
         """Can this pattern match anywhere in `text`? False only when the scanner shows
-        that none of its phrases, regex anchors or prefilter strings occur in it."""
-        hits = self._scanner.hits(text) if self._scanner is not None else None
-        if hits is None or hits.special or self._unfiltered:
+        that none of its phrases, regex anchors or prefilter strings occur in it (its
+        `live_groups`; `CueSet.live` asks the same of a whole cue set at once)."""
+        found = self.live_groups
+        if found is None:
             return True
-        return hits.has_any(self._all_gids)
+        hits = found[0].hits(text)
+        return hits is None or hits.special or hits.has_any(found[1])
 
     def _scan_search(self, text: str, hits: Any, pos: int, end: int) -> Span | None:
         found = [f for gid in self._gids if (f := hits.first(gid, pos, end))]

@@ -245,7 +245,7 @@ class Scanner:
         for automaton, values, norm, original, marked in self._passes(
             norm_low, norm_text, low, text
         ):
-            haystack = _boundary_marked(norm) if marked else norm
+            haystack = " " + _marked(norm) if marked else norm
             for key, start, stop in automaton.find_matches_as_indexes(haystack, overlapping=True):
                 left, right, gids, starts, free, exact = values[key]
                 if marked:
@@ -305,27 +305,29 @@ def _at_words(string: str, ids: dict[Bounds, list[int]]) -> bool:
     return is_word_char(string[0]) and "anywhere" not in ids
 
 
-def _boundary_marked(norm: str) -> str:
-    """`norm` as the word-start automaton reads it (same length, after one leading space)."""
-    if norm.isascii():
+def _marked(text: str) -> str:
+    """`text` with every character but word characters and spaces turned into `MARK` (same
+    length): the word-start automaton reads a note so, after one leading space."""
+    if text.isascii():
         # Several times faster than the regex, and the same for ASCII text.
-        return " " + norm.encode("ascii").translate(_ASCII_MARKS).decode("ascii")
-    return " " + _NOT_WORD_OR_SPACE.sub(MARK, norm)
+        return text.encode("ascii").translate(_ASCII_MARKS).decode("ascii")
+    return _NOT_WORD_OR_SPACE.sub(MARK, text)
 
 
 def _automata(table: dict[str, dict[Bounds, list[int]]]) -> _Automata:
     anywhere: dict[str, tuple[Any, ...]] = {}
     at_words: dict[str, tuple[Any, ...]] = {}
+    marks = {s: _marked(s) for s, ids in table.items() if _at_words(s, ids)}
     # Strings that differ only in non-word characters ("carer's", "carer’s") share a key:
     # those few are found anywhere, as before.
-    keys = Counter(_boundary_marked(s)[1:] for s, ids in table.items() if _at_words(s, ids))
+    keys = Counter(marks.values())
     for string, ids in table.items():
         left = is_word_char(string[0])
         right = is_word_char(string[-1])
         phrase = tuple(ids.get("phrase", ()))
         word_start = tuple(ids.get("word_start", ()))
-        marked = _boundary_marked(string)[1:]
-        if _at_words(string, ids) and keys[marked] == 1:
+        marked = marks.get(string)
+        if marked is not None and keys[marked] == 1:
             # A key matches any non-word character where the string has one other than a
             # space ("step-dad" at "step/dad"): such a string is checked where found.
             exact = None if marked == string else string
@@ -621,13 +623,17 @@ def _heads(items: list[Any], sre: Any) -> tuple[list[str], bool]:
     return heads, not space
 
 
+def _repeated(op: Any, av: Any, sre: Any, least: int = 1) -> Any:
+    """The one item a repeat (of at least `least` times) repeats; None for anything else."""
+    if op not in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) or av[0] < least:
+        return None
+    sub = list(av[2])
+    return sub[0] if len(sub) == 1 else None
+
+
 def _leading_class(op: Any, av: Any, sre: Any) -> list[str] | None:
     """The characters a small class matches, alone or as the first of a repeat of it."""
-    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-        sub = list(av[2])
-        if av[0] < 1 or len(sub) != 1:
-            return None
-        op, av = sub[0]
+    op, av = _repeated(op, av, sre) or (op, av)
     return _class_chars(op, av, sre) if op is sre.IN else None
 
 
@@ -643,10 +649,7 @@ def _head_strings(heads: list[str], case_sensitive: bool) -> tuple[str, ...] | N
 def _is_space_run(op: Any, av: Any, sre: Any, least: int = 1) -> bool:
     """Is this item a whitespace run (`\\s+`; `\\s*` with `least` 0)? Its upper bound
     does not matter: anchors and tails only narrow where a regex is tried."""
-    if op not in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) or av[0] < least:
-        return False
-    sub = list(av[2])
-    return sub == [(sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])]
+    return _repeated(op, av, sre, least) == (sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])
 
 
 MAX_CLASS = 10  # a character class this small is spelled out ("C[0-9]" → C0 … C9)
